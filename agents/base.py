@@ -1,0 +1,26 @@
+"""What the training loop needs from an agent; every method implements this protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import numpy as np
+
+from envs.episodes import ReplaySampler
+
+
+class Agent(Protocol):
+    """An acting-and-learning agent driven by :func:`agents.loop.train_and_evaluate`."""
+
+    def reset(self) -> None:
+        """A new episode starts: drop any cached plan."""
+
+    def act(self, observation: Mapping[str, np.ndarray], training: bool) -> np.ndarray:
+        """The action in [-1, 1] for this observation (with exploration noise if training)."""
+
+    def train(self, replay: ReplaySampler, updates: int) -> dict[str, float]:
+        """Run ``updates`` learning steps on replay; return metrics to log (may be empty)."""
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Metrics gathered while acting since the last call (e.g. planner statistics)."""

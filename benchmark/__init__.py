@@ -1,0 +1,1 @@
+"""The suite's spine: registry, config resolution, Sacred experiments, launchers, database."""

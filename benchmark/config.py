@@ -1,0 +1,152 @@
+"""Configuration files: loading, type checking and the resolution order of a run's config.
+
+Every key a run may have is declared once, with its default, in ``defaults.yaml``; its type
+is the type of that default. Layers (task, method, ablation, profile, command line) may only
+override declared keys, so a typo fails before anything runs instead of being silently
+ignored by the agent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmark.errors import ConfigError
+
+DEFAULTS_PATH = Path(__file__).with_name("defaults.yaml")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads ``1e-4`` and ``3e5`` as floats (YAML 1.2 style).
+
+    PyYAML follows YAML 1.1, where a float needs a dot, so ``1e-4`` would become the string
+    "1e-4" and fail the type check with a confusing message.
+    """
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml_text(text: str, source: str) -> Any:
+    """Parse YAML text; a syntax error becomes one line naming the source and the line."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark else source
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{where}: malformed YAML ({problem}); fix the syntax at that line") from None
+
+
+def load_yaml_mapping(path: Path) -> dict[str, Any]:
+    """Load a YAML file that must hold a mapping (every registry file does)."""
+    data = parse_yaml_text(path.read_text(), str(path))
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys to values, got {type(data).__name__}")
+    return data
+
+
+def load_defaults() -> dict[str, Any]:
+    return load_yaml_mapping(DEFAULTS_PATH)
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def check_value(key: str, value: Any, default: Any, source: str) -> Any:
+    """Return ``value`` converted to the type of ``default``, or raise a one-line ConfigError.
+
+    ``None`` defaults mean "optional string" (paths); ints are accepted where floats are
+    expected; nothing else is coerced, so ``steps: 1e5`` (a float) is rejected for an int key.
+    """
+    if default is None:
+        if value is None or isinstance(value, str):
+            return value
+        expected = "a string or null"
+    elif isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        expected = "true or false"
+    elif isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        expected = "an integer"
+    elif isinstance(default, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        expected = "a number"
+    elif isinstance(default, str):
+        if isinstance(value, str):
+            return value
+        expected = "a string"
+    else:  # pragma: no cover - defaults.yaml only holds scalars
+        raise ConfigError(f"{DEFAULTS_PATH}: key '{key}' has unsupported default type")
+    raise ConfigError(
+        f"{source}: key '{key}' must be {expected}, got {value!r} ({_type_name(value)}); "
+        f"the default is {default!r}"
+    )
+
+
+def check_overrides(
+    overrides: Mapping[str, Any], defaults: Mapping[str, Any], source: str
+) -> dict[str, Any]:
+    """Validate a layer of overrides against the declared keys; return the typed values."""
+    checked = {}
+    for key, value in overrides.items():
+        if key not in defaults:
+            close = _closest(key, defaults)
+            hint = f"did you mean '{close}'?" if close else "see benchmark/defaults.yaml for valid keys"
+            raise ConfigError(f"{source}: unknown key '{key}'; {hint}")
+        checked[key] = check_value(key, value, defaults[key], source)
+    return checked
+
+
+def _closest(key: str, known: Mapping[str, Any]) -> str | None:
+    import difflib
+
+    matches = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def parse_cli_overrides(pairs: list[str]) -> dict[str, Any]:
+    """Turn ``["steps=1000", "sparse_reward=false"]`` into a dict of YAML-typed values."""
+    parsed = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"command line: '{pair}' is not key=value; write e.g. steps=1000")
+        parsed[key.strip()] = parse_yaml_text(text, f"command line '{pair}'")
+    return parsed
+
+
+def resolve(layers: list[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    """Apply named override layers, in order, on top of the defaults.
+
+    ``layers`` is ``[(source, overrides), ...]``; the source names the file or flag in errors.
+    """
+    defaults = load_defaults()
+    config = dict(defaults)
+    for source, overrides in layers:
+        config.update(check_overrides(overrides, defaults, source))
+    return config
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """Stable short hash of a resolved config: equal configs, equal hashes, across machines."""
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -1,0 +1,179 @@
+"""One run of the grid as a Sacred experiment observed by MongoDB.
+
+The Sacred config is the resolved config plus the run's identity (suite, task, method,
+profile, run_key, config_hash). The database URL is passed beside the config, never inside
+it, so credentials never reach the run's record. Each run keeps one record per
+(run key, config hash): running it again overwrites its earlier unfinished record instead of
+adding a duplicate.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmark.database import MongoTarget
+from benchmark.registry import RunSpec
+
+RUN_IDENTITY_KEYS = ("suite", "task", "method", "profile", "run_key", "config_hash")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a worker reports back to the launcher."""
+
+    key: str
+    status: str  # COMPLETED | FAILED | INTERRUPTED | SKIPPED
+    run_id: Any = None
+    error: str = ""
+
+
+def sacred_config(spec: RunSpec) -> dict[str, Any]:
+    return {
+        **spec.config,
+        "suite": spec.suite,
+        "task": spec.task,
+        "method": spec.method,
+        "profile": spec.profile,
+        "run_key": spec.key,
+        "config_hash": spec.config_hash,
+    }
+
+
+def run_directory(results_dir: Path, spec: RunSpec) -> Path:
+    """Where a run's episodes and checkpoints live: ``results/runs/<run key>``."""
+    return Path(results_dir) / "runs" / spec.key
+
+
+def failure_directory(results_dir: Path) -> Path:
+    """Run records that could not reach MongoDB are pickled here by Sacred."""
+    return Path(results_dir) / "failed_records"
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).parent,
+        ).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _observer(spec: RunSpec, target: MongoTarget, results_dir: Path):
+    """A MongoObserver that tags the run for Omniboard and reuses the run key's old record."""
+    from sacred.observers import MongoObserver
+
+    class SuiteMongoObserver(MongoObserver):
+        def insert(self) -> None:
+            self.run_entry["omniboard"] = {"tags": spec.tags}
+            if self.overwrite:
+                # Replace, not $set: fields of the earlier attempt (fail_trace, result,
+                # stop_time) must not survive into the new one.
+                for stale in ("fail_trace", "result", "stop_time"):
+                    self.run_entry.pop(stale, None)
+                self.runs.replace_one({"_id": self.run_entry["_id"]}, self.run_entry, upsert=True)
+                return
+            super().insert()
+
+    previous = _unfinished_record(spec, target)
+    observer = SuiteMongoObserver(
+        url=target.url,
+        db_name=target.db_name,
+        failure_dir=str(failure_directory(results_dir)),
+        overwrite=previous,
+        serverSelectionTimeoutMS=2000,
+        connectTimeoutMS=2000,
+    )
+    if previous is not None:
+        # The run restarts from scratch, so its earlier curves are dropped with it.
+        observer.metrics.delete_many({"run_id": previous})
+    return observer
+
+
+def _unfinished_record(spec: RunSpec, target: MongoTarget) -> Any:
+    """The _id of this run's earlier record (same key and hash), if any, else None."""
+    import pymongo.errors
+
+    try:
+        doc = target.database().runs.find_one(
+            {"config.run_key": spec.key, "config.config_hash": spec.config_hash},
+            {"_id": 1},
+            sort=[("_id", -1)],
+        )
+    except pymongo.errors.PyMongoError:
+        return None  # the observer reports the unreachable database itself
+    return doc["_id"] if doc else None
+
+
+def execute_run(spec: RunSpec, target: MongoTarget, results_dir: Path) -> RunOutcome:
+    """Run one grid cell as a Sacred run and report how it ended; never raises for a run error."""
+    from sacred import Experiment
+    from sacred.utils import apply_backspaces_and_linefeeds
+
+    results_dir = Path(results_dir)
+    experiment = Experiment(f"{spec.task}/{spec.method}", save_git_info=False)
+    experiment.captured_out_filter = apply_backspaces_and_linefeeds
+    experiment.add_config(sacred_config(spec))
+    try:
+        experiment.observers.append(_observer(spec, target, results_dir))
+    except Exception as error:  # a wrong URL scheme, bad credentials format, ...
+        return RunOutcome(spec.key, "FAILED", None, _one_line(error))
+
+    @experiment.main
+    def main(_run, _config):
+        return _train(dict(_config), _run, run_directory(results_dir, spec))
+
+    meta = {"comment": spec.key, "git_commit": _git_commit(), "host_pid": os.getpid()}
+    try:
+        run = experiment.run(meta_info=meta, options={"--capture": "sys"})
+    except KeyboardInterrupt:
+        return RunOutcome(spec.key, "INTERRUPTED", None, "interrupted (Ctrl-C or SIGINT)")
+    except Exception as error:
+        return RunOutcome(spec.key, "FAILED", None, _describe_failure(error, results_dir))
+    return RunOutcome(spec.key, run.status, run._id)
+
+
+def _train(config: dict[str, Any], run, run_dir: Path) -> dict[str, float]:
+    import envs
+    from agents.loop import train_and_evaluate
+    from agents.registry import build_agent
+
+    if run_dir.exists():
+        shutil.rmtree(run_dir)  # no checkpoint to resume from: start clean
+    run_dir.mkdir(parents=True)
+    train_env = envs.make(config)
+    eval_env = envs.make(config, seed=config["seed"] + 10_000)
+    agent = build_agent(config, train_env.action_space.shape[0])
+    try:
+        return train_and_evaluate(
+            config, agent, train_env, eval_env, run_dir,
+            log=lambda name, value, step: run.log_scalar(name, value, step),
+        )
+    finally:
+        train_env.close()
+        eval_env.close()
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"
+
+
+def _describe_failure(error: BaseException, results_dir: Path) -> str:
+    import pymongo.errors
+
+    if isinstance(error, pymongo.errors.PyMongoError):
+        return (
+            f"database unreachable during the run ({type(error).__name__}); its record was kept "
+            f"in {failure_directory(results_dir)}; restart the database and re-run the same "
+            "command"
+        )
+    last = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    where = f" at {Path(last.filename).name}:{last.lineno}" if last else ""
+    return _one_line(error) + where

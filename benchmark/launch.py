@@ -1,0 +1,85 @@
+"""Launching a grid of runs: skip what already completed, run the rest, report failures.
+
+Locally every run gets its own process (spawned, one run per process) so TensorFlow's
+memory and MuJoCo's GL contexts never leak between runs, and the machine's cores are shared
+between ``max_parallel`` workers. The process pool is the standard library's: submitit's
+LocalExecutor starts every job at once, with no concurrency limit.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmark.database import MongoTarget
+from benchmark.experiment import RunOutcome, execute_run
+from benchmark.registry import RunSpec
+
+
+@dataclass
+class LaunchReport:
+    outcomes: list[RunOutcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[RunOutcome]:
+        return [o for o in self.outcomes if o.status not in ("COMPLETED", "SKIPPED")]
+
+
+def completed_keys(specs: list[RunSpec], target: MongoTarget) -> set[tuple[str, str]]:
+    """(run key, config hash) pairs of the grid already COMPLETED in the database."""
+    keys = [spec.key for spec in specs]
+    docs = target.database().runs.find(
+        {"config.run_key": {"$in": keys}, "status": "COMPLETED"},
+        {"config.run_key": 1, "config.config_hash": 1},
+    )
+    return {(d["config"]["run_key"], d["config"]["config_hash"]) for d in docs}
+
+
+def threads_per_worker(max_parallel: int) -> int:
+    return max(1, (os.cpu_count() or 1) // max(1, max_parallel))
+
+
+def _worker(spec: RunSpec, target: MongoTarget, results_dir: str, threads: int) -> RunOutcome:
+    """Entry point of a worker process: fix thread counts before TensorFlow is imported."""
+    threads = spec.config.get("tf_threads") or threads
+    for variable in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
+        os.environ[variable] = str(threads)
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return execute_run(spec, target, Path(results_dir))
+
+
+def run_local(
+    specs: list[RunSpec],
+    target: MongoTarget,
+    results_dir: Path,
+    max_parallel: int = 1,
+    progress=None,
+) -> LaunchReport:
+    """Run specs in up to ``max_parallel`` spawned processes; ``progress`` is a tqdm bar."""
+    report = LaunchReport()
+    context = multiprocessing.get_context("spawn")
+    threads = threads_per_worker(max_parallel)
+    with ProcessPoolExecutor(max_parallel, mp_context=context, max_tasks_per_child=1) as pool:
+        futures = {
+            pool.submit(_worker, spec, target, str(results_dir), threads): spec for spec in specs
+        }
+        try:
+            for future in as_completed(futures):
+                spec = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as error:  # the worker process itself died (OOM, segfault)
+                    outcome = RunOutcome(spec.key, "FAILED", None, f"worker died: {error}")
+                report.outcomes.append(outcome)
+                if progress is not None:
+                    progress.set_postfix_str(f"{outcome.status.lower()}: {spec.task}/{spec.method}")
+                    progress.update(1)
+        except KeyboardInterrupt:
+            for future in futures:
+                future.cancel()
+            raise
+    return report

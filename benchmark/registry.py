@@ -1,0 +1,207 @@
+"""The registry: tasks, methods, ablations, profiles and suites, one YAML file each.
+
+A file's name is the entry's name. Adding an ablation is adding one file to
+``benchmark/ablations`` (a base method plus overrides); nothing else needs to change.
+A suite expands to a grid of :class:`RunSpec`, each with a fully resolved config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmark.config import config_hash, load_yaml_mapping, resolve
+from benchmark.errors import ConfigError
+
+REGISTRY_ROOT = Path(__file__).parent
+KINDS = ("tasks", "methods", "ablations", "suites", "profiles")
+
+# Top-level keys each kind of file may hold; anything else is a typo.
+_ALLOWED_KEYS = {
+    "tasks": {"description", "config"},
+    "methods": {"description", "config", "family_overrides"},
+    "ablations": {"description", "base", "overrides"},
+    "profiles": {"description", "overrides", "family_overrides"},
+    "suites": {"description", "profile", "seeds", "overrides", "entries"},
+}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One cell of a suite's grid: everything a worker needs to execute the run."""
+
+    suite: str
+    task: str
+    method: str
+    seed: int
+    profile: str
+    config: dict[str, Any] = field(hash=False, compare=False)
+
+    @property
+    def key(self) -> str:
+        """The run's identity in the database, the results folder and the reports."""
+        return f"{self.suite}/{self.task}/{self.method}/seed{self.seed}/{self.profile}"
+
+    @property
+    def config_hash(self) -> str:
+        return config_hash(self.config)
+
+    @property
+    def tags(self) -> list[str]:
+        """Labels Omniboard can filter on."""
+        tags = [self.suite, self.task, self.method, f"seed{self.seed}", self.profile]
+        if self.config["env_family"] == "metaworld" and not self.config["sparse_reward"]:
+            tags.append("dense_reward")
+        return tags
+
+
+@dataclass
+class Registry:
+    """All registry entries, loaded and checked from YAML files at once."""
+
+    entries: dict[str, dict[str, dict[str, Any]]]
+    root: Path
+
+    @classmethod
+    def load(cls, root: Path = REGISTRY_ROOT) -> Registry:
+        entries: dict[str, dict[str, dict[str, Any]]] = {}
+        for kind in KINDS:
+            entries[kind] = {}
+            for path in sorted((root / kind).glob("*.yaml")):
+                data = load_yaml_mapping(path)
+                unknown = set(data) - _ALLOWED_KEYS[kind]
+                if unknown:
+                    allowed = ", ".join(sorted(_ALLOWED_KEYS[kind]))
+                    raise ConfigError(
+                        f"{path}: unknown top-level key '{sorted(unknown)[0]}'; a {kind[:-1]} "
+                        f"file may hold: {allowed}"
+                    )
+                data["_path"] = str(path)
+                entries[kind][path.stem] = data
+        registry = cls(entries, root)
+        registry._check_references()
+        return registry
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.entries[kind])
+
+    def _entry(self, kind: str, name: str) -> dict[str, Any]:
+        if name not in self.entries[kind]:
+            known = ", ".join(self.names(kind))
+            raise ConfigError(f"unknown {kind[:-1]} '{name}'; known {kind}: {known}")
+        return self.entries[kind][name]
+
+    def _check_references(self) -> None:
+        """Fail at load time on an ablation's unknown base or a suite's unknown names."""
+        for ablation in self.entries["ablations"].values():
+            if ablation.get("base") not in self.entries["methods"]:
+                raise ConfigError(
+                    f"{ablation['_path']}: base '{ablation.get('base')}' is not a method; "
+                    f"use one of: {', '.join(self.names('methods'))}"
+                )
+        for name in self.names("suites"):
+            self.suite_cells(name)
+        for kind in ("tasks", "methods", "ablations", "profiles"):
+            for name in self.names(kind):
+                entry = self.entries[kind][name]
+                layer = entry.get("config", entry.get("overrides", {})) or {}
+                resolve([(entry["_path"], layer)])
+
+    def suite_cells(self, suite: str) -> list[tuple[str, str]]:
+        """The (task, method-or-ablation) pairs of a suite, in file order, without duplicates."""
+        data = self._entry("suites", suite)
+        cells: list[tuple[str, str]] = []
+        for block in data.get("entries") or []:
+            for task in block.get("tasks", []):
+                self._entry("tasks", task)
+                for method in block.get("methods", []):
+                    if method not in self.entries["methods"] and method not in self.entries["ablations"]:
+                        raise ConfigError(
+                            f"{data['_path']}: unknown method or ablation '{method}'; known: "
+                            + ", ".join(self.names("methods") + self.names("ablations"))
+                        )
+                    if (task, method) not in cells:
+                        cells.append((task, method))
+        return cells
+
+    def resolve_config(
+        self,
+        task: str,
+        method: str,
+        profile: str,
+        suite_overrides: dict[str, Any] | None = None,
+        cli_overrides: dict[str, Any] | None = None,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """defaults <- task <- method (+family) <- ablation <- profile (+family) <- suite <- CLI."""
+        task_entry = self._entry("tasks", task)
+        task_layer = task_entry.get("config") or {}
+        family = {**resolve([(task_entry["_path"], task_layer)])}["env_family"]
+
+        layers: list[tuple[str, dict[str, Any]]] = [(task_entry["_path"], task_layer)]
+        ablation = self.entries["ablations"].get(method)
+        base_method = ablation["base"] if ablation else method
+        method_entry = self._entry("methods", base_method)
+        layers.append((method_entry["_path"], method_entry.get("config") or {}))
+        layers.append(
+            (method_entry["_path"], (method_entry.get("family_overrides") or {}).get(family) or {})
+        )
+        if ablation:
+            layers.append((ablation["_path"], ablation.get("overrides") or {}))
+        profile_entry = self._entry("profiles", profile)
+        layers.append((profile_entry["_path"], profile_entry.get("overrides") or {}))
+        layers.append(
+            (profile_entry["_path"], (profile_entry.get("family_overrides") or {}).get(family) or {})
+        )
+        layers.append(("suite overrides", suite_overrides or {}))
+        layers.append(("command line", cli_overrides or {}))
+        config = resolve(layers)
+        config["seed"] = seed
+        return config
+
+    def expand(
+        self,
+        suite: str,
+        tasks: Iterable[str] | None = None,
+        methods: Iterable[str] | None = None,
+        seeds: Iterable[int] | None = None,
+        profile: str | None = None,
+        cli_overrides: dict[str, Any] | None = None,
+    ) -> list[RunSpec]:
+        """The suite's grid, optionally narrowed by task, method and seed selections."""
+        data = self._entry("suites", suite)
+        cells = self.suite_cells(suite)
+        profile = profile or data.get("profile") or "paper"
+        self._entry("profiles", profile)
+        task_filter = _checked_selection(tasks, {t for t, _ in cells}, "task", suite)
+        method_filter = _checked_selection(methods, {m for _, m in cells}, "method", suite)
+        seed_list = list(seeds) if seeds is not None else list(data.get("seeds") or [0])
+        specs = []
+        for task, method in cells:
+            if task_filter and task not in task_filter:
+                continue
+            if method_filter and method not in method_filter:
+                continue
+            for seed in seed_list:
+                config = self.resolve_config(
+                    task, method, profile, data.get("overrides"), cli_overrides, seed
+                )
+                specs.append(RunSpec(suite, task, method, int(seed), profile, config))
+        return specs
+
+
+def _checked_selection(
+    selection: Iterable[str] | None, available: set[str], what: str, suite: str
+) -> set[str]:
+    if not selection:
+        return set()
+    chosen = set(selection)
+    missing = sorted(chosen - available)
+    if missing:
+        raise ConfigError(
+            f"{what} '{missing[0]}' is not in suite '{suite}'; the suite has: "
+            + ", ".join(sorted(available))
+        )
+    return chosen

@@ -1,0 +1,97 @@
+#!/usr/bin/env python
+"""LatCo Bench: the one command-line entry point of the suite.
+
+    python run_suite.py list [--json]
+    python run_suite.py run --suite smoke [--tasks ..] [--methods ..] [--seeds ..] [key=value ..]
+    python run_suite.py status --suite smoke
+    python run_suite.py report --suite smoke [--out DIR]
+    python run_suite.py db start|stop|status
+    python run_suite.py omniboard [--port 9000]
+    python run_suite.py offline --task mw_hammer [--episodes 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from benchmark.errors import SuiteError
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+
+
+def default_results_dir() -> Path:
+    return Path(os.environ.get("LATCO_RESULTS_DIR", PROJECT_ROOT / "results"))
+
+
+def _add_selection(parser: argparse.ArgumentParser, suite_required: bool) -> None:
+    parser.add_argument("--suite", required=suite_required, default=None if suite_required else "smoke")
+    parser.add_argument("--tasks", nargs="+", help="only these tasks of the suite")
+    parser.add_argument("--methods", nargs="+", help="only these methods or ablations of the suite")
+    parser.add_argument("--seeds", nargs="+", type=int, help="seeds (default: the suite's)")
+    parser.add_argument("--profile", help="profile name (default: the suite's)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="run_suite.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--results", type=Path, default=None, help="results folder (default: results/)")
+    parser.add_argument(
+        "--mongo-url", default=None,
+        help="MongoDB URL (default: LATCO_MONGO_URL, else the embedded server under results/db)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    listing = commands.add_parser("list", help="registry names")
+    listing.add_argument("--json", action="store_true", help="one JSON object of name lists")
+
+    run = commands.add_parser("run", help="run a suite's grid (skips runs already completed)")
+    _add_selection(run, suite_required=True)
+    run.add_argument("--launcher", choices=("local", "slurm"), default="local")
+    run.add_argument("--max-parallel", type=int, default=1, help="concurrent local runs")
+    run.add_argument("--dry-run", action="store_true", help="print the expanded grid and exit")
+    run.add_argument("--force", action="store_true", help="re-run runs that already completed")
+
+    status = commands.add_parser("status", help="the grid's statuses from the database")
+    _add_selection(status, suite_required=False)
+
+    report = commands.add_parser("report", help="tables and figures from the database")
+    report.add_argument("--suite", default=None, help="only runs of this suite")
+    report.add_argument("--out", type=Path, default=None, help="output folder (default: results/report/<suite>)")
+
+    db = commands.add_parser("db", help="the embedded MongoDB server")
+    db.add_argument("action", choices=("start", "stop", "status"))
+
+    omniboard = commands.add_parser("omniboard", help="serve Omniboard on 127.0.0.1")
+    omniboard.add_argument("--port", type=int, default=9000)
+
+    offline = commands.add_parser("offline", help="generate offline episodes with MetaWorld's scripted experts")
+    offline.add_argument("--task", required=True)
+    offline.add_argument("--episodes", type=int, default=20)
+    offline.add_argument("--noise", type=float, default=0.1, help="std of Gaussian action noise")
+    offline.add_argument("--out", type=Path, default=None, help="default: the task's offline_dir")
+    offline.add_argument("--profile", default="paper")
+    offline.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.results = (args.results or default_results_dir()).resolve()
+    from benchmark import commands
+
+    handler = getattr(commands, f"command_{args.command}")
+    try:
+        return handler(args)
+    except SuiteError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: re-run the same command to resume (completed runs are skipped)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
