@@ -35,14 +35,30 @@ def _add_selection(parser: argparse.ArgumentParser, suite_required: bool) -> Non
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="run_suite.py", description=__doc__.split("\n")[0])
-    parser.add_argument("--results", type=Path, default=None, help="results folder (default: results/)")
+def _add_common(parser: argparse.ArgumentParser, default) -> None:
+    """Options accepted before or after the subcommand (``default`` SUPPRESS after it)."""
+    parser.add_argument("--results", type=Path, default=default, help="results folder (default: results/)")
     parser.add_argument(
-        "--mongo-url", default=None,
+        "--mongo-url", default=default,
         help="MongoDB URL (default: LATCO_MONGO_URL, else the embedded server under results/db)",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="run_suite.py", description=__doc__.split("\n")[0])
+    _add_common(parser, None)
+    common = argparse.ArgumentParser(add_help=False)
+    _add_common(common, argparse.SUPPRESS)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+
+    class _Commands:
+        """Every subcommand also accepts the common options after its name."""
+
+        @staticmethod
+        def add_parser(name: str, **kwargs) -> argparse.ArgumentParser:
+            return subparsers.add_parser(name, parents=[common], **kwargs)
+
+    commands = _Commands()
 
     listing = commands.add_parser("list", help="registry names")
     listing.add_argument("--json", action="store_true", help="one JSON object of name lists")

@@ -18,15 +18,24 @@ from benchmark.database import EmbeddedServer, resolve_target
 from benchmark.errors import ConfigError
 from benchmark.registry import KINDS, Registry, RunSpec
 
-console = Console(stderr=False, highlight=False)
+# Wide when piped (logs, CI): run keys must never be wrapped or cut.
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+def _split_overrides(args: Namespace) -> list[str]:
+    """``--tasks a b key=value`` lets the list swallow the override; hand it back."""
+    overrides = list(args.overrides)
+    for attribute in ("tasks", "methods"):
+        values = getattr(args, attribute) or []
+        overrides += [v for v in values if "=" in v]
+        setattr(args, attribute, [v for v in values if "=" not in v] or None)
+    return overrides
 
 
 def _expand(args: Namespace) -> tuple[Registry, list[RunSpec]]:
     registry = Registry.load()
-    specs = registry.expand(
-        args.suite, args.tasks, args.methods, args.seeds, args.profile,
-        parse_cli_overrides(args.overrides),
-    )
+    overrides = parse_cli_overrides(_split_overrides(args))
+    specs = registry.expand(args.suite, args.tasks, args.methods, args.seeds, args.profile, overrides)
     return registry, specs
 
 
@@ -51,8 +60,6 @@ def command_run(args: Namespace) -> int:
     from benchmark.launch import completed_keys, run_local
 
     _, specs = _expand(args)
-    for spec in specs:
-        check_implemented(spec.config["agent"], spec.method)
     if args.dry_run:
         table = Table(title=f"suite {args.suite}: {len(specs)} runs")
         for column in ("run key", "agent", "steps", "config hash"):
@@ -61,6 +68,8 @@ def command_run(args: Namespace) -> int:
             table.add_row(spec.key, spec.config["agent"], str(spec.config["steps"]), spec.config_hash)
         console.print(table)
         return 0
+    for spec in specs:
+        check_implemented(spec.config["agent"], spec.method)
     if args.launcher == "slurm":
         raise ConfigError("--launcher slurm is not available in this checkout yet; use --launcher local")
     target = resolve_target(args.mongo_url, args.results)

@@ -144,6 +144,7 @@ def _train(config: dict[str, Any], run, run_dir: Path) -> dict[str, float]:
     from agents.loop import train_and_evaluate
     from agents.registry import build_agent
 
+    config["offline_dir"] = _checked_offline_dir(config["offline_dir"], config["task"])
     if run_dir.exists():
         shutil.rmtree(run_dir)  # no checkpoint to resume from: start clean
     run_dir.mkdir(parents=True)
@@ -151,13 +152,41 @@ def _train(config: dict[str, Any], run, run_dir: Path) -> dict[str, float]:
     eval_env = envs.make(config, seed=config["seed"] + 10_000)
     agent = build_agent(config, train_env.action_space.shape[0])
     try:
-        return train_and_evaluate(
+        result = train_and_evaluate(
             config, agent, train_env, eval_env, run_dir,
             log=lambda name, value, step: run.log_scalar(name, value, step),
         )
     finally:
         train_env.close()
         eval_env.close()
+    _attach_last_episode(run, run_dir)
+    return result
+
+
+def _attach_last_episode(run, run_dir: Path) -> None:
+    """Store a filmstrip of the last training episode as the run's artifact."""
+    from envs.episodes import load_episode
+    from reports.filmstrip import write_filmstrip
+
+    files = sorted((run_dir / "episodes").glob("*.npz"))
+    episode = load_episode(files[-1]) if files else None
+    if episode is not None:
+        run.add_artifact(str(write_filmstrip(episode["image"], run_dir / "last_episode.png")))
+
+
+def _checked_offline_dir(offline_dir: str | None, task: str) -> str | None:
+    """The offline folder as an absolute path (relative ones are relative to the project)."""
+    if offline_dir is None:
+        return None
+    path = Path(offline_dir)
+    if not path.is_absolute():
+        path = Path(__file__).resolve().parent.parent / path
+    if not any(path.glob("*.npz")):
+        raise FileNotFoundError(
+            f"offline_dir {path} holds no episodes; generate them with "
+            f"`python run_suite.py offline --task {task}` or set offline_dir=null"
+        )
+    return str(path)
 
 
 def _one_line(error: BaseException) -> str:

@@ -1,0 +1,56 @@
+"""The command line as users type it: listing, dry runs and one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import run_cli
+
+EXPECTED_NAMES = {
+    "tasks": ["dmc_cheetah", "dmc_quadruped", "dmc_reacher", "mw_button", "mw_drawer", "mw_hammer",
+              "mw_push", "mw_reach", "mw_thermos", "mw_window", "pm_lottery"],
+    "methods": ["dreamer", "latco", "mppi", "planet", "platco", "random", "shooting_gd", "shooting_gn"],
+    "ablations": ["image_colloc", "latco_first_order", "latco_no_constraint", "latco_no_relax"],
+}
+
+
+def test_list_json_has_exactly_the_registry_names(tmp_path):
+    result = run_cli("list", "--json", results=tmp_path)
+    assert result.returncode == 0, result.stderr
+    names = json.loads(result.stdout)
+    assert set(names) == {"tasks", "methods", "ablations", "suites", "profiles"}
+    for kind, expected in EXPECTED_NAMES.items():
+        assert sorted(names[kind]) == expected
+    assert {"smoke", "paper", "ablations"} <= set(names["suites"])
+    assert set(names["profiles"]) == {"paper", "smoke"}
+
+
+def test_dry_run_prints_the_grid_and_starts_nothing(tmp_path):
+    result = run_cli("run", "--suite", "paper", "--tasks", "mw_reach", "--methods", "latco", "planet",
+                     "--dry-run", results=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "6 runs" in result.stdout
+    assert "paper/mw_reach/planet/seed2/paper" in result.stdout.replace("\n", "")
+    assert not (tmp_path / "db").exists()
+
+
+def test_errors_are_one_line_with_exit_code_2(tmp_path):
+    cases = [
+        (("run", "--suite", "smoke", "--tasks", "mw_nope", "--dry-run"), "task 'mw_nope' is not in suite 'smoke'"),
+        (("run", "--suite", "nope", "--dry-run"), "unknown suite 'nope'"),
+        (("run", "--suite", "smoke", "--dry-run", "stepz=3"), "command line: unknown key 'stepz'; did you mean 'steps'"),
+        (("run", "--suite", "smoke", "--dry-run", "steps=lots"), "key 'steps' must be an integer"),
+    ]
+    for args, expected in cases:
+        result = run_cli(*args, results=tmp_path)
+        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert expected in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_unreachable_database_url_fails_before_running(tmp_path):
+    result = run_cli("run", "--suite", "smoke", "--mongo-url", "mongodb://127.0.0.1:9/", results=tmp_path)
+    assert result.returncode == 2
+    assert "MongoDB at mongodb://127.0.0.1:9/ is unreachable" in result.stderr
+    assert "db start" in result.stderr

@@ -1,0 +1,133 @@
+"""Config files and resolution: wrong input fails early with one line naming the fix."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from benchmark.config import check_overrides, config_hash, load_defaults, parse_cli_overrides, parse_yaml_text
+from benchmark.errors import ConfigError
+from benchmark.registry import REGISTRY_ROOT, Registry
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    return Registry.load()
+
+
+def test_scientific_notation_without_dot_is_a_float():
+    assert parse_yaml_text("a: 1e-4\nb: 3e5\nc: 1.0e8", "x") == {"a": 1e-4, "b": 3e5, "c": 1e8}
+
+
+def test_unknown_key_names_the_source_and_suggests_the_closest_key():
+    with pytest.raises(ConfigError) as error:
+        check_overrides({"planing_horizon": 3}, load_defaults(), "command line")
+    message = str(error.value)
+    assert "command line" in message and "'planing_horizon'" in message
+    assert "did you mean 'planning_horizon'" in message
+    assert "\n" not in message
+
+
+def test_wrong_type_names_the_key_the_value_and_the_expected_type():
+    with pytest.raises(ConfigError, match=r"key 'steps' must be an integer, got 'many'"):
+        check_overrides({"steps": "many"}, load_defaults(), "x.yaml")
+    with pytest.raises(ConfigError, match="true or false"):
+        check_overrides({"sparse_reward": 1}, load_defaults(), "x.yaml")
+
+
+def test_integers_are_accepted_where_floats_are_expected():
+    assert check_overrides({"init_lam": 100000000}, load_defaults(), "x") == {"init_lam": 1e8}
+
+
+def test_malformed_yaml_names_the_file_and_line(tmp_path: Path):
+    root = tmp_path / "benchmark"
+    shutil.copytree(REGISTRY_ROOT, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    broken = root / "methods" / "latco.yaml"
+    broken.write_text("description: fine\nconfig:\n  agent: latco\n   optimization_steps: [1,\n")
+    with pytest.raises(ConfigError) as error:
+        Registry.load(root)
+    assert str(broken) in str(error.value) and "malformed YAML" in str(error.value)
+    assert ":4" in str(error.value) or ":5" in str(error.value)
+
+
+def test_unknown_key_inside_a_registry_file_fails_at_load(tmp_path: Path):
+    root = tmp_path / "benchmark"
+    shutil.copytree(REGISTRY_ROOT, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    (root / "ablations" / "my_ablation.yaml").write_text("base: latco\noverrides:\n  init_lamda: 5.0\n")
+    with pytest.raises(ConfigError, match=r"my_ablation.yaml: unknown key 'init_lamda'; did you mean 'init_lam'"):
+        Registry.load(root)
+
+
+def test_an_ablation_is_one_file(tmp_path: Path):
+    root = tmp_path / "benchmark"
+    shutil.copytree(REGISTRY_ROOT, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    (root / "ablations" / "latco_damped.yaml").write_text("base: latco\noverrides:\n  gn_damping: 0.1\n")
+    (root / "suites" / "mine.yaml").write_text(
+        "profile: smoke\nseeds: [3]\nentries:\n  - tasks: [mw_push]\n    methods: [latco_damped]\n"
+    )
+    registry = Registry.load(root)
+    [spec] = registry.expand("mine")
+    assert registry.names("ablations").count("latco_damped") == 1
+    assert spec.config["gn_damping"] == 0.1 and spec.config["agent"] == "latco"
+    assert spec.key == "mine/mw_push/latco_damped/seed3/smoke"
+
+
+def test_resolution_order_defaults_task_method_ablation_profile_cli(registry: Registry):
+    paper = registry.resolve_config("mw_push", "latco_no_relax", "paper")
+    assert paper["planning_horizon"] == 50 and paper["mpc_steps"] == 25  # task
+    assert paper["optimization_steps"] == 200  # method
+    assert paper["init_lam"] == 1e8  # ablation
+    smoke = registry.resolve_config("mw_push", "latco_no_relax", "smoke")
+    assert smoke["planning_horizon"] == 5  # profile beats task
+    assert smoke["init_lam"] == 1e8  # ablation untouched by the profile
+    cli = registry.resolve_config("mw_push", "latco_no_relax", "smoke", cli_overrides={"planning_horizon": 7})
+    assert cli["planning_horizon"] == 7  # command line beats everything
+
+
+def test_method_settings_differ_per_environment_family(registry: Registry):
+    assert registry.resolve_config("mw_reach", "planet", "paper")["cem_samples"] == 10000
+    assert registry.resolve_config("dmc_cheetah", "planet", "paper")["cem_samples"] == 1000
+    assert registry.resolve_config("dmc_cheetah", "latco", "paper")["dyn_threshold"] == 1e-2
+    assert registry.resolve_config("mw_hammer", "latco", "paper")["action_repeat"] == 2
+
+
+def test_dense_metaworld_is_selectable_and_tagged(registry: Registry):
+    [spec] = registry.expand("dense_mw", tasks=["mw_reach"], methods=["latco"], seeds=[0])
+    assert spec.config["sparse_reward"] is False and "dense_reward" in spec.tags
+    [sparse] = registry.expand("paper", tasks=["mw_reach"], methods=["latco"], seeds=[0])
+    assert sparse.config["sparse_reward"] is True
+
+
+def test_paper_suite_is_the_full_grid(registry: Registry):
+    specs = registry.expand("paper")
+    metaworld = {s.task for s in specs if s.task.startswith("mw_")}
+    assert len(metaworld) == 7 and {s.seed for s in specs} == {0, 1, 2}
+    assert len(specs) == (7 * 10 + 3 * 6) * 3
+    assert len({s.key for s in specs}) == len(specs)
+
+
+def test_config_hash_is_stable_and_sensitive(registry: Registry):
+    a = registry.expand("smoke", tasks=["mw_reach"])[0]
+    b = registry.expand("smoke", tasks=["mw_reach"])[0]
+    c = registry.expand("smoke", tasks=["mw_reach"], cli_overrides={"steps": 301})[0]
+    assert a.config_hash == b.config_hash == config_hash(dict(a.config))
+    assert a.config_hash != c.config_hash and a.key == c.key
+
+
+def test_unknown_names_fail_with_the_known_ones(registry: Registry):
+    with pytest.raises(ConfigError, match="unknown suite 'smok'; known suites: ablations"):
+        registry.expand("smok")
+    with pytest.raises(ConfigError, match="task 'mw_nope' is not in suite 'smoke'"):
+        registry.expand("smoke", tasks=["mw_nope"])
+    with pytest.raises(ConfigError, match="unknown profile 'tiny'"):
+        registry.expand("smoke", profile="tiny")
+
+
+def test_command_line_pairs_are_parsed_as_yaml():
+    assert parse_cli_overrides(["steps=1000", "sparse_reward=false", "offline_dir=null", "gd_lr=1e-3"]) == {
+        "steps": 1000, "sparse_reward": False, "offline_dir": None, "gd_lr": 1e-3,
+    }
+    with pytest.raises(ConfigError, match="is not key=value"):
+        parse_cli_overrides(["steps"])
