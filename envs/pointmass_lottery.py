@@ -12,7 +12,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from envs.rendering import make_renders_cheap
+from envs.rendering import create_renderer, make_renders_cheap
 from envs.wrappers import image_observation_space
 
 GOAL_RADIUS = 0.25
@@ -30,10 +30,10 @@ _XML = f"""
     <geom name="floor" type="plane" size="1.2 1.2 0.1" rgba="0.85 0.85 0.85 1"/>
     <site name="risky" type="cylinder" size="{GOAL_RADIUS} 0.001" pos="{RISKY_GOAL[0]} {RISKY_GOAL[1]} 0.001" rgba="0.9 0.2 0.2 1"/>
     <site name="safe" type="cylinder" size="{GOAL_RADIUS} 0.001" pos="{SAFE_GOAL[0]} {SAFE_GOAL[1]} 0.001" rgba="0.2 0.7 0.2 1"/>
-    <body name="mass" pos="0 0 0.05">
+    <body name="mass" pos="0 0 0.08">
       <joint name="x" type="slide" axis="1 0 0" damping="2" limited="true" range="-1.1 1.1"/>
       <joint name="y" type="slide" axis="0 1 0" damping="2" limited="true" range="-1.1 1.1"/>
-      <geom type="sphere" size="0.08" rgba="0.1 0.2 0.9 1" mass="0.3"/>
+      <geom type="sphere" size="0.08" rgba="0.1 0.2 0.9 1" mass="0.3" contype="0" conaffinity="0"/>
     </body>
     <camera name="top" pos="0 0 2.6" xyaxes="1 0 0 0 1 0"/>
   </worldbody>
@@ -57,7 +57,7 @@ class PointmassLottery(gym.Env):
         self.model = mujoco.MjModel.from_xml_string(_XML)
         make_renders_cheap(self.model)
         self.data = mujoco.MjData(self.model)
-        self._renderer = mujoco.Renderer(self.model, image_size, image_size)
+        self._renderer = create_renderer(self.model, image_size)
         self._rng = np.random.default_rng(seed)
         self.choice = "none"
         self.action_space = gym.spaces.Box(-1.0, 1.0, (2,), dtype=np.float32)

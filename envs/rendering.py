@@ -7,9 +7,11 @@ in a child process and exported to this process and its children.
 
 from __future__ import annotations
 
+import atexit
 import os
 import subprocess
 import sys
+import weakref
 
 _PROBE = (
     "import mujoco\n"
@@ -53,3 +55,31 @@ def make_renders_cheap(model) -> None:
     model.vis.quality.offsamples = 0
     model.light_castshadow[:] = 0
     model.mat_reflectance[:] = 0
+
+
+_LIVE_RENDERERS: weakref.WeakSet = weakref.WeakSet()
+_exit_hook_registered = False
+
+
+def create_renderer(model, size: int):
+    """A ``size`` x ``size`` offscreen renderer, closed at exit while GL still works.
+
+    Renderers left to the garbage collector at interpreter shutdown fail noisily (the EGL
+    display is already gone), so every renderer is closed by an atexit hook instead.
+    """
+    import mujoco
+
+    renderer = mujoco.Renderer(model, size, size)
+    global _exit_hook_registered
+    if not _exit_hook_registered:
+        # Registered after mujoco's EGL module set up its own exit hook (which terminates
+        # the display), so this one runs first: atexit hooks run last-in, first-out.
+        atexit.register(_close_renderers)
+        _exit_hook_registered = True
+    _LIVE_RENDERERS.add(renderer)
+    return renderer
+
+
+def _close_renderers() -> None:
+    for renderer in list(_LIVE_RENDERERS):
+        renderer.close()

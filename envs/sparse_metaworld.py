@@ -16,7 +16,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from envs.rendering import make_renders_cheap
+from envs.rendering import create_renderer, make_renders_cheap
 from envs.wrappers import image_observation_space
 
 Randomizer = Callable[[Any, np.random.Generator], None]
@@ -126,7 +126,7 @@ class SparseMetaWorld(gym.Env):
         # MetaWorld raises past max_path_length; the suite's TimeLimit ends episodes instead.
         self._env.max_path_length = 10**9
         make_renders_cheap(self._env.model)
-        self._renderer = mujoco.Renderer(self._env.model, image_size, image_size)
+        self._renderer = create_renderer(self._env.model, image_size)
         self._camera = mujoco.MjvCamera()
         self._camera.azimuth = self._setup.view.azimuth
         self._camera.elevation = self._setup.view.elevation
