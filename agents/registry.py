@@ -1,14 +1,49 @@
-"""From a config's ``agent`` name to the agent object; methods not built yet fail clearly."""
+"""From a config's ``agent`` name to the agent object; an unknown agent fails before running."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from agents.base import Agent
+from agents.planners.base import Planner
 from benchmark.errors import ConfigError
 
-IMPLEMENTED = ("random",)
+
+def _cem(c: Mapping[str, Any]) -> Planner:
+    from agents.planners.cem import SamplingPlanner
+
+    return SamplingPlanner(c["planning_horizon"], c["optimization_steps"], c["cem_samples"],
+                           c["cem_elite_ratio"], seed=c["seed"])
+
+
+def _mppi(c: Mapping[str, Any]) -> Planner:
+    from agents.planners.cem import SamplingPlanner
+
+    return SamplingPlanner(c["planning_horizon"], c["optimization_steps"], c["cem_samples"],
+                           mppi_gamma=c["mppi_gamma"], seed=c["seed"])
+
+
+def _shooting_gd(c: Mapping[str, Any]) -> Planner:
+    from agents.planners.shooting import GradientShooting
+
+    return GradientShooting(c["planning_horizon"], c["optimization_steps"], c["gd_lr"], c["lam_lr"], c["seed"])
+
+
+def _shooting_gn(c: Mapping[str, Any]) -> Planner:
+    from agents.planners.shooting import GaussNewtonShooting
+
+    return GaussNewtonShooting(c["planning_horizon"], c["optimization_steps"], c["shooting_gn_damping"],
+                               c["gd_lr"], c["seed"])
+
+
+PLANNERS: dict[str, Callable[[Mapping[str, Any]], Planner]] = {
+    "cem": _cem,
+    "mppi": _mppi,
+    "shooting_gd": _shooting_gd,
+    "shooting_gn": _shooting_gn,
+}
+IMPLEMENTED = ("random", *PLANNERS)
 
 
 def check_implemented(agent: str, method: str) -> None:
@@ -20,10 +55,13 @@ def check_implemented(agent: str, method: str) -> None:
         )
 
 
-def build_agent(config: Mapping[str, Any], action_dim: int) -> Agent:
-    if config["agent"] == "random":
+def build_agent(config: Mapping[str, Any], action_size: int) -> Agent:
+    agent = config["agent"]
+    check_implemented(agent, agent)
+    if agent == "random":
         from agents.random_agent import RandomAgent
 
-        return RandomAgent(action_dim, config["seed"])
-    check_implemented(config["agent"], config["agent"])
-    raise AssertionError("unreachable")
+        return RandomAgent(action_size, config["seed"])
+    from agents.model_based import ModelBasedAgent
+
+    return ModelBasedAgent(config, action_size, PLANNERS[agent](config))

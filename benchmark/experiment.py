@@ -140,22 +140,26 @@ def execute_run(spec: RunSpec, target: MongoTarget, results_dir: Path) -> RunOut
 
 
 def _train(config: dict[str, Any], run, run_dir: Path) -> dict[str, float]:
-    import envs
     from agents.loop import train_and_evaluate
     from agents.registry import build_agent
+    from envs.isolated import IsolatedEnv
 
     config["offline_dir"] = _checked_offline_dir(config["offline_dir"], config["task"])
     if run_dir.exists():
         shutil.rmtree(run_dir)  # no checkpoint to resume from: start clean
     run_dir.mkdir(parents=True)
-    train_env = envs.make(config)
-    eval_env = envs.make(config, seed=config["seed"] + 10_000)
+    # Separate processes: TensorFlow and software OpenGL cannot share one (envs/isolated.py).
+    train_env = IsolatedEnv(config)
+    eval_env = IsolatedEnv(config, seed=config["seed"] + 10_000)
     agent = build_agent(config, train_env.action_space.shape[0])
+
+    def log(name: str, value: float, step: int) -> None:
+        run.log_scalar(name, value, step)
+
+    if hasattr(agent, "curve_logger"):
+        agent.curve_logger = log  # per-iteration optimisation curves of sampled plans
     try:
-        result = train_and_evaluate(
-            config, agent, train_env, eval_env, run_dir,
-            log=lambda name, value, step: run.log_scalar(name, value, step),
-        )
+        result = train_and_evaluate(config, agent, train_env, eval_env, run_dir, log)
     finally:
         train_env.close()
         eval_env.close()

@@ -1,0 +1,95 @@
+"""A planning agent: world model + planner, model-predictive control with exploration noise.
+
+Acting: filter the observation into the current feature, plan when the cached actions run
+out, execute the first ``mpc_steps`` actions of each plan (cache flushed on reset), add
+Gaussian noise of std ``expl_noise`` while training. Until the first model update (the
+random prefill) it acts uniformly at random, as the original does.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from agents.planners.base import LatentModel, Planner, PlanResult
+from agents.world_model import Filter, RSSMLatentModel, WorldModel
+from envs.episodes import ReplaySampler
+
+CurveLogger = Callable[[str, float, int], None]
+
+
+class ModelBasedAgent:
+    def __init__(self, config: Mapping[str, Any], action_size: int, planner: Planner):
+        tf.random.set_seed(config["seed"])
+        self.model = WorldModel(config, action_size)
+        self.latent: LatentModel = RSSMLatentModel(self.model)
+        self.planner = planner
+        self._filter = Filter(self.model)
+        self._config = config
+        self._action_size = action_size
+        self._rng = np.random.default_rng(config["seed"])
+        self._queue: list[np.ndarray] = []
+        self._plans = 0
+        self._stats: dict[str, list[float]] = defaultdict(list)
+        self.trained = False
+        self.last_plan: PlanResult | None = None
+        self.curve_logger: CurveLogger | None = None
+
+    def reset(self) -> None:
+        self._filter.reset()
+        self._queue = []
+
+    def act(self, observation: Mapping[str, np.ndarray], training: bool) -> np.ndarray:
+        feature = self._filter.observe(observation["image"])
+        if not self.trained:
+            action = self._rng.uniform(-1.0, 1.0, self._action_size).astype(np.float32)
+        else:
+            if not self._queue:
+                self._queue = list(self._plan(feature).actions[: self._config["mpc_steps"]])
+            action = self._queue.pop(0)
+            if training:
+                action = action + self._rng.normal(0.0, self._config["expl_noise"], action.shape)
+            action = np.clip(action, -1.0, 1.0).astype(np.float32)
+        self._filter.record_action(action)
+        return action
+
+    def _plan(self, feature: tf.Tensor) -> PlanResult:
+        result = self.planner.plan(self.latent, feature)
+        for name, value in result.diagnostics.items():
+            self._stats[name].append(value)
+        every = self._config["curve_every"]
+        if self.curve_logger is not None and every > 0 and self._plans % every == 0:
+            for name, values in result.curves.items():
+                for iteration, value in enumerate(np.asarray(values, np.float64)):
+                    self.curve_logger(f"opt/{name}", float(value), iteration)
+        self._plans += 1
+        self.last_plan = result
+        return result
+
+    def train(self, replay: ReplaySampler, updates: int) -> dict[str, float]:
+        totals: dict[str, float] = defaultdict(float)
+        for _ in range(updates):
+            for name, value in self.model.train_batch(replay.sample(self._config["batch_size"])).items():
+                totals[name] += value
+        self.trained = True
+        return {name: total / max(1, updates) for name, total in totals.items()}
+
+    def diagnostics(self) -> dict[str, float]:
+        """Per-episode means of the plans' diagnostics, plus how many plans were made."""
+        summary = {name: float(np.mean(values)) for name, values in self._stats.items()}
+        if self._stats:
+            summary["plans"] = float(len(next(iter(self._stats.values()))))
+        self._stats.clear()
+        return summary
+
+    def save(self, directory: Path) -> None:
+        self.model.checkpoint().write(str(Path(directory) / "model"))
+
+    def restore(self, directory: Path) -> None:
+        self.model.checkpoint().read(str(Path(directory) / "model")).assert_existing_objects_matched()
+        self.trained = True

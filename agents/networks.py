@@ -1,0 +1,73 @@
+"""The image encoder, image decoder and MLP heads of the world model (Keras layers).
+
+Keras 3 only tracks variables of Keras containers, so every network is a ``keras.Layer``
+(a plain ``tf.Module`` holding layers would lose its variables in checkpoints).
+Images are 64x64x3, preprocessed to ``x / 255 - 0.5`` (protocol.md 3.1).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+def preprocess(image: tf.Tensor) -> tf.Tensor:
+    """uint8 [..., 64, 64, 3] -> float32 in [-0.5, 0.5]."""
+    return tf.cast(image, tf.float32) / 255.0 - 0.5
+
+
+class ConvEncoder(keras.layers.Layer):
+    """Four stride-2 convolutions (depth d, 2d, 4d, 8d): 64x64x3 -> 2x2x8d = 32d features."""
+
+    def __init__(self, depth: int, **kwargs):
+        super().__init__(**kwargs)
+        self.convs = [
+            keras.layers.Conv2D(depth * mult, 4, strides=2, activation="relu") for mult in (1, 2, 4, 8)
+        ]
+
+    def call(self, image: tf.Tensor) -> tf.Tensor:
+        """image [..., 64, 64, 3] (preprocessed) -> embedding [..., 32 * depth]."""
+        batch_shape = tf.shape(image)[:-3]
+        x = tf.reshape(image, tf.concat([[-1], tf.shape(image)[-3:]], 0))
+        for conv in self.convs:
+            x = conv(x)
+        x = tf.reshape(x, [tf.shape(x)[0], -1])
+        return tf.reshape(x, tf.concat([batch_shape, tf.shape(x)[-1:]], 0))
+
+
+class ConvDecoder(keras.layers.Layer):
+    """Feature -> mean image: dense to 32d, then transposed convolutions 5, 5, 6, 6."""
+
+    def __init__(self, depth: int, **kwargs):
+        super().__init__(**kwargs)
+        self.depth = depth
+        self.dense = keras.layers.Dense(32 * depth)
+        self.deconvs = [
+            keras.layers.Conv2DTranspose(4 * depth, 5, strides=2, activation="relu"),
+            keras.layers.Conv2DTranspose(2 * depth, 5, strides=2, activation="relu"),
+            keras.layers.Conv2DTranspose(depth, 6, strides=2, activation="relu"),
+            keras.layers.Conv2DTranspose(3, 6, strides=2),
+        ]
+
+    def call(self, feature: tf.Tensor) -> tf.Tensor:
+        """feature [..., F] -> image mean [..., 64, 64, 3]."""
+        batch_shape = tf.shape(feature)[:-1]
+        x = self.dense(tf.reshape(feature, [-1, feature.shape[-1]]))
+        x = tf.reshape(x, [-1, 1, 1, 32 * self.depth])
+        for deconv in self.deconvs:
+            x = deconv(x)
+        return tf.reshape(x, tf.concat([batch_shape, [64, 64, 3]], 0))
+
+
+class MLP(keras.layers.Layer):
+    """``layers`` ELU layers of ``units``, then a linear output of ``output_size``."""
+
+    def __init__(self, layers: int, units: int, output_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = [keras.layers.Dense(units, activation="elu") for _ in range(layers)]
+        self.out = keras.layers.Dense(output_size)
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        for layer in self.hidden:
+            x = layer(x)
+        return self.out(x)

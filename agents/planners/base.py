@@ -1,0 +1,76 @@
+"""The interface shared by planners and the helpers they all use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import tensorflow as tf
+
+
+class LatentModel(Protocol):
+    """What a planner may ask of a model (latco.md, "The world model").
+
+    ``step(feature [B, F], action [B, A]) -> mean next feature [B, F]`` and
+    ``reward(feature [..., F]) -> [...]`` must be differentiable TensorFlow functions.
+    """
+
+    feature_size: int
+    action_size: int
+
+    def step(self, feature: tf.Tensor, action: tf.Tensor) -> tf.Tensor: ...
+
+    def reward(self, feature: tf.Tensor) -> tf.Tensor: ...
+
+
+@dataclass
+class PlanResult:
+    """A plan's actions [H, A] in [-1, 1], scalar diagnostics, and per-iteration curves."""
+
+    actions: np.ndarray
+    diagnostics: dict[str, float] = field(default_factory=dict)
+    curves: dict[str, np.ndarray] = field(default_factory=dict)
+    features: np.ndarray | None = None  # planned latent trajectory [H + 1, F], if any
+
+
+class Planner(Protocol):
+    def plan(self, model: LatentModel, feature: tf.Tensor) -> PlanResult: ...
+
+
+def rollout(model: LatentModel, feature: tf.Tensor, actions: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Unroll ``actions`` [B, H, A] from ``feature`` [B, F]: features [B, H, F], rewards [B, H].
+
+    ``rewards[:, t]`` is the reward of the feature reached after ``actions[:, t]``.
+    """
+    features = []
+    for t in range(actions.shape[1]):
+        feature = model.step(feature, actions[:, t])
+        features.append(feature)
+    features = tf.stack(features, 1)
+    return features, model.reward(features)
+
+
+def finite_actions(actions: np.ndarray) -> tuple[np.ndarray, int]:
+    """Replace NaN/Inf actions by zeros (latco.md) and count how many entries were bad."""
+    bad = ~np.isfinite(actions)
+    return np.where(bad, 0.0, np.clip(actions, -1.0, 1.0)).astype(np.float32), int(bad.sum())
+
+
+class CompiledPerModel:
+    """A ``tf.function`` built once per model and reused for every plan.
+
+    Planners are called hundreds of times per episode; building the graph function per call
+    would retrace each time. ``build(model)`` returns the Python function to compile.
+    """
+
+    def __init__(self, build):
+        self._build = build
+        self._model = None
+        self._function = None
+
+    def __call__(self, model: LatentModel, *args):
+        if model is not self._model:
+            self._function = tf.function(self._build(model))
+            self._model = model
+        return self._function(*args)

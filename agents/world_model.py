@@ -1,0 +1,152 @@
+"""The world model every method learns: RSSM + image encoder/decoder + reward head.
+
+Loss (latco.md): kl_scale * max(KL(posterior || prior), free_nats) - log p(image) - log p(reward),
+unit-variance Gaussians for image and reward; Adam with global-norm gradient clipping.
+The planners never see this class, only its :class:`LatentModel` view (``latent_model``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from agents.networks import MLP, ConvDecoder, ConvEncoder, preprocess
+from agents.rssm import RSSM, State
+
+tfd = tfp.distributions
+
+
+class WorldModel(keras.Model):
+    def __init__(self, config: Mapping[str, Any], action_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.action_size = action_size
+        self.free_nats = float(config["free_nats"])
+        self.kl_scale = float(config["kl_scale"])
+        self.grad_clip = float(config["grad_clip"])
+        self.encoder = ConvEncoder(config["cnn_depth"])
+        self.decoder = ConvDecoder(config["cnn_depth"])
+        self.rssm = RSSM(config["stoch_size"], config["deter_size"], config["hidden_size"])
+        self.reward_head = MLP(2, config["num_units"], 1)
+        self.optimizer_ = keras.optimizers.Adam(config["model_lr"])
+        self._build(config)
+
+    def _build(self, config: Mapping[str, Any]) -> None:
+        """Create every variable now, so checkpoints can be restored before training."""
+        batch = {
+            "image": tf.zeros([1, 2, 64, 64, 3], tf.uint8),
+            "action": tf.zeros([1, 2, self.action_size]),
+            "reward": tf.zeros([1, 2]),
+        }
+        self.losses_and_states(batch)
+        self.optimizer_.build(self.trainable_variables)
+
+    @property
+    def feature_size(self) -> int:
+        return self.rssm.feature_size
+
+    def reward(self, feature: tf.Tensor) -> tf.Tensor:
+        """Predicted reward (the mode of the unit-variance Gaussian): [..., F] -> [...]."""
+        return tf.squeeze(self.reward_head(feature), -1)
+
+    def losses_and_states(self, batch: Mapping[str, tf.Tensor]) -> tuple[dict[str, tf.Tensor], State]:
+        embed = self.encoder(preprocess(batch["image"]))
+        post, prior = self.rssm.observe(embed, tf.cast(batch["action"], tf.float32))
+        feature = self.rssm.feature(post)
+        image_mean = self.decoder(feature)
+        image_nll = -tf.reduce_mean(
+            tfd.Independent(tfd.Normal(image_mean, 1.0), 3).log_prob(preprocess(batch["image"]))
+        )
+        reward_nll = -tf.reduce_mean(
+            tfd.Normal(self.reward(feature), 1.0).log_prob(tf.cast(batch["reward"], tf.float32))
+        )
+        kl = tf.reduce_mean(
+            tfd.kl_divergence(
+                tfd.Independent(tfd.Normal(post["mean"], post["std"]), 1),
+                tfd.Independent(tfd.Normal(prior["mean"], prior["std"]), 1),
+            )
+        )
+        # Free nats: the KL term stops pulling once it is below free_nats on average.
+        kl_loss = tf.maximum(kl, self.free_nats)
+        loss = self.kl_scale * kl_loss + image_nll + reward_nll
+        return {"model_loss": loss, "image_nll": image_nll, "reward_nll": reward_nll, "kl": kl}, post
+
+    @tf.function
+    def train_step_graph(self, batch: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            metrics, _ = self.losses_and_states(batch)
+        gradients = tape.gradient(metrics["model_loss"], self.trainable_variables)
+        gradients, norm = tf.clip_by_global_norm(gradients, self.grad_clip)
+        self.optimizer_.apply_gradients(zip(gradients, self.trainable_variables, strict=True))
+        return {**metrics, "grad_norm": norm}
+
+    def train_batch(self, batch: Mapping[str, np.ndarray]) -> dict[str, float]:
+        """One Adam step on a replay batch; returns float metrics."""
+        tensors = {k: tf.convert_to_tensor(batch[k]) for k in ("image", "action", "reward")}
+        return {k: float(v) for k, v in self.train_step_graph(tensors).items()}
+
+    def checkpoint(self) -> tf.train.Checkpoint:
+        return tf.train.Checkpoint(model=self, optimizer=self.optimizer_)
+
+
+class RSSMLatentModel:
+    """The latent-model protocol (latco.md) over a trained :class:`WorldModel`.
+
+    ``step(feature [B, F], action [B, A]) -> next mean feature [B, F]``,
+    ``reward(feature [..., F]) -> [...]``. Both are differentiable, so planners can take
+    Jacobians; neither needs images.
+    """
+
+    def __init__(self, model: WorldModel):
+        self._model = model
+        self.feature_size = model.feature_size
+        self.action_size = model.action_size
+
+    def step(self, feature: tf.Tensor, action: tf.Tensor) -> tf.Tensor:
+        return self._model.rssm.imagine_mean(feature, action)
+
+    def reward(self, feature: tf.Tensor) -> tf.Tensor:
+        return self._model.reward(feature)
+
+    def decode(self, feature: tf.Tensor) -> tf.Tensor:
+        """Mean image in [-0.5, 0.5] for plan visualisation and image collocation."""
+        return self._model.decoder(feature)
+
+
+class Filter:
+    """Online filtering of observations into the current feature, one step at a time.
+
+    This is ``initial_feature(observation history)`` of the latent-model protocol, kept
+    incremental so each decision costs one posterior step.
+    """
+
+    def __init__(self, model: WorldModel):
+        self._model = model
+        self.reset()
+
+    def reset(self) -> None:
+        self._state = self._model.rssm.initial(1)
+        self._last_action = tf.zeros([1, self._model.action_size])
+
+    def observe(self, image: np.ndarray) -> tf.Tensor:
+        """Fold in a new observation; return the mean feature [1, F] to plan from."""
+        self._state = _filter_step(self._model, self._state, self._last_action, tf.convert_to_tensor(image[None]))
+        return self._model.rssm.mean_feature(self._state)
+
+    def record_action(self, action: np.ndarray) -> None:
+        self._last_action = tf.convert_to_tensor(np.asarray(action, np.float32)[None])
+
+
+@tf.function(reduce_retracing=True)
+def _filter_step_graph(model: WorldModel, state: State, action: tf.Tensor, image: tf.Tensor) -> State:
+    embed = model.encoder(preprocess(image))
+    post, _ = model.rssm.obs_step(state, action, embed, sample=False)
+    return post
+
+
+def _filter_step(model: WorldModel, state: State, action: tf.Tensor, image: tf.Tensor) -> State:
+    return _filter_step_graph(model, state, action, image)

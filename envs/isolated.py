@@ -1,0 +1,69 @@
+"""The task's environment in a child process, for processes that also run TensorFlow.
+
+TensorFlow's shared library and Mesa's software OpenGL (llvmpipe, used by EGL and OSMesa
+on machines without a GPU) clash when loaded into one process: the first MuJoCo render
+after TensorFlow is imported segfaults inside libtensorflow_framework. Agents therefore step
+their environments in a spawned child; the per-step cost is one pipe round trip of a 64x64
+image. Written here rather than with gymnasium's AsyncVectorEnv because that class builds
+one copy of the environment in the parent to read its spaces, which is the very clash.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+
+def _serve(connection, config: dict, seed: int | None) -> None:
+    """Child process: build the environment, then answer (method, argument) requests."""
+    from envs.factory import make
+
+    env = make(config, seed)
+    connection.send((env.observation_space, env.action_space))
+    while True:
+        method, argument = connection.recv()
+        if method == "close":
+            env.close()
+            connection.close()
+            return
+        try:
+            result = env.reset(seed=argument) if method == "reset" else env.step(argument)
+            connection.send(("ok", result))
+        except Exception as error:  # sent back and re-raised in the parent, with its type
+            connection.send(("error", error))
+
+
+class IsolatedEnv(gym.Env):
+    """Same interface and behaviour as ``envs.make(config, seed)``, run in a spawned process."""
+
+    def __init__(self, config: Mapping[str, Any], seed: int | None = None):
+        context = multiprocessing.get_context("spawn")
+        self._connection, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child, dict(config), seed), daemon=True)
+        self._process.start()
+        child.close()
+        self.observation_space, self.action_space = self._connection.recv()
+
+    def _call(self, method: str, argument: Any):
+        self._connection.send((method, argument))
+        status, result = self._connection.recv()
+        if status == "error":
+            raise result
+        return result
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        return self._call("reset", seed)
+
+    def step(self, action: np.ndarray):
+        return self._call("step", np.asarray(action, np.float32))
+
+    def close(self) -> None:
+        if self._process.is_alive():
+            self._connection.send(("close", None))
+            self._process.join(timeout=30)
+        if self._process.is_alive():
+            self._process.terminate()

@@ -1,0 +1,247 @@
+"""Tables as data (cells with text and emphasis) and their Markdown, LaTeX (booktabs) and HTML forms.
+
+Layout and number format follow the original's ``eval_episodes.py`` (protocol.md 1.3): one row
+per method, one column per task; MetaWorld cells ``"67 ± 9%"`` (success), DeepMind Control
+cells ``"812 ± 12"`` (return), both mean ± standard error across seeds. The best mean of each
+task is bold. Marks: † the cell includes unfinished runs; ‡ the cell has another number of
+seeds than most cells (listed in a note).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from reports.presentation import AGGREGATE_SCALE, method_title, order_methods, task_title
+from reports.references import Reference
+
+UNFINISHED_MARK = "†"
+SEEDS_MARK = "‡"
+MISSING = "–"
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    bold: bool = False
+    italic: bool = False
+
+
+@dataclass
+class Table:
+    """A rendered-format-independent table: ``name`` is its file stem, ``notes`` its footnotes."""
+
+    name: str
+    title: str
+    header: list[str]
+    rows: list[list[Cell]]
+    notes: list[str] = field(default_factory=list)
+
+    def column(self, label: str) -> list[str]:
+        """The texts of one column, by header label (tests and readers use it)."""
+        index = self.header.index(label)
+        return [row[index].text for row in self.rows]
+
+    def cell(self, row_label: str, column_label: str) -> Cell:
+        index = self.header.index(column_label)
+        return next(row[index] for row in self.rows if row[0].text == row_label)
+
+
+# --- number formats ----------------------------------------------------------------------------
+
+def format_score(mean: float, sem: float, family: str) -> str:
+    """A cell's text: success in % (fractions in, as logged), returns as they are.
+
+    ``sem`` NaN (a single seed) prints the mean alone. Pointmass returns are small (a few
+    units), so they keep two decimals.
+    """
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return MISSING
+    has_sem = sem is not None and not math.isnan(sem)
+    if family == "metaworld":
+        return f"{mean * 100:.0f} ± {sem * 100:.0f}%" if has_sem else f"{mean * 100:.0f}%"
+    digits = 2 if family == "pointmass" else 0
+    return f"{mean:.{digits}f} ± {sem:.{digits}f}" if has_sem else f"{mean:.{digits}f}"
+
+
+def format_reference(reference: Reference, family: str) -> str:
+    """A published number in the table's units (the file holds success already in %)."""
+    digits = 2 if family == "pointmass" else 0
+    unit = "%" if family == "metaworld" else ""
+    if reference.spread is None:
+        return f"{reference.value:.{digits}f}{unit}"
+    return f"{reference.value:.{digits}f} ± {reference.spread:.{digits}f}{unit}"
+
+
+# --- builders ------------------------------------------------------------------------------------
+
+def _best_methods(cells: pd.DataFrame, task: str) -> set[str]:
+    """Methods with the highest mean on ``task`` (ties all count); none if fewer than 2 compete."""
+    scored = cells[(cells["task"] == task) & cells["mean"].notna()]
+    if len(scored) < 2:
+        return set()
+    best = scored["mean"].max()
+    return set(scored.loc[scored["mean"] >= best - 1e-12, "method"])
+
+
+def final_performance_table(cells: pd.DataFrame, tasks: Sequence[str], methods: Sequence[str], families: dict,
+                            name: str, title: str, references: Sequence[Reference] = (),
+                            last_episodes: int = 10) -> Table:
+    """Methods x tasks table of final performance from ``cell_summary`` rows.
+
+    ``families`` maps task -> family (for the number format). References for a method add a
+    "(reported)" row under it.
+    """
+    header = ["Method", *[task_title(t) for t in tasks]]
+    lookup = {(r.task, r.method): r for r in cells.itertuples()}
+    in_table = cells[cells["task"].isin(list(tasks)) & cells["method"].isin(list(methods))]
+    counts = Counter(int(n) for n in in_table["n"])
+    usual = counts.most_common(1)[0][0] if counts else 0
+    best = {task: _best_methods(in_table, task) for task in tasks}
+    odd_cells, unfinished = [], False
+    refs = {(r.task, r.method): r for r in references}
+    rows = []
+    for method in methods:
+        row = [Cell(method_title(method))]
+        for task in tasks:
+            cell = lookup.get((task, method))
+            if cell is None:
+                row.append(Cell(MISSING))
+                continue
+            text = format_score(cell.mean, cell.sem, families[task])
+            if cell.n_incomplete:
+                text += UNFINISHED_MARK
+                unfinished = True
+            if cell.n != usual:
+                text += SEEDS_MARK
+                odd_cells.append(f"{task_title(task)} / {method_title(method)}: {cell.n}")
+            row.append(Cell(text, bold=method in best[task]))
+        rows.append(row)
+        reported = [refs.get((task, method)) for task in tasks]
+        if any(reported):
+            rows.append([Cell(f"{method_title(method)} (reported)", italic=True)] + [
+                Cell(format_reference(r, families[t]) if r else MISSING, italic=True)
+                for r, t in zip(reported, tasks, strict=True)])
+    notes = [f"Mean ± standard error across seeds of each run's mean over its last {last_episodes} "
+             "training episodes; best mean per task in bold."]
+    if odd_cells:
+        notes.append(f"Seeds per cell: {usual}, except ({SEEDS_MARK}) " + "; ".join(odd_cells) + ".")
+    elif usual:
+        notes.append(f"Seeds per cell: {usual}.")
+    if (in_table["n"] == 1).any():
+        notes.append("Cells without ± come from a single seed (no standard error).")
+    if unfinished:
+        notes.append(f"{UNFINISHED_MARK} includes unfinished runs, scored at their last logged episodes.")
+    used = [r for r in references if r.method in methods and r.task in tasks]
+    if used:
+        sources = sorted({r.source for r in used if r.source})
+        notes.append("(reported): published numbers from the reference file"
+                     + (f" ({'; '.join(sources)})." if sources else "."))
+    return Table(name, title, header, rows, notes)
+
+
+def aggregate_table(stats: pd.DataFrame, family: str, name: str, title: str, notes: Sequence[str] = ()) -> Table:
+    """Methods x (IQM, mean) with their stratified-bootstrap 95% CIs, in the family's units."""
+    scale = AGGREGATE_SCALE.get(family, 1.0)
+
+    def text(row) -> str:
+        values = [row.value * scale, row.low * scale, row.high * scale]
+        if family == "metaworld":
+            value, low, high = (f"{100 * v:.0f}" for v in values)
+            return f"{value}% [{low}, {high}]"
+        value, low, high = (f"{v:.0f}" for v in values)
+        return f"{value} [{low}, {high}]"
+
+    header = ["Method", "IQM [95% CI]", "Mean [95% CI]", "Runs x tasks"]
+    rows = []
+    best = {s: stats.loc[stats["statistic"] == s, "value"].max() for s in ("IQM", "mean")}
+    for method in order_methods(stats["method"].unique()):
+        mine = stats[stats["method"] == method].set_index("statistic")
+        cells = [Cell(method_title(method))]
+        for statistic in ("IQM", "mean"):
+            row = mine.loc[statistic]
+            cells.append(Cell(text(row), bold=len(stats["method"].unique()) > 1 and row.value >= best[statistic] - 1e-12))
+        cells.append(Cell(f"{int(mine.loc['IQM', 'runs'])} x {int(mine.loc['IQM', 'tasks'])}"))
+        rows.append(cells)
+    base = ["Interquartile mean (IQM) and mean over all runs and tasks of each run's final score, "
+            "with 95% stratified-bootstrap confidence intervals (rliable)."]
+    return Table(name, title, header, rows, base + list(notes))
+
+
+def cells_table(cells: pd.DataFrame, families: dict, references: Sequence[Reference] = ()) -> Table:
+    """Every task x method cell in long form with raw registry keys (for search and scripts)."""
+    refs = {(r.task, r.method): r for r in references}
+    header = ["task", "method", "metric", "value", "seeds", "unfinished", "reported"]
+    rows = []
+    for r in cells.itertuples():
+        ref = refs.get((r.task, r.method))
+        rows.append([Cell(str(r.task)), Cell(str(r.method)), Cell(str(r.metric)),
+                     Cell(format_score(r.mean, r.sem, families[r.task])), Cell(str(r.n)),
+                     Cell(str(r.n_incomplete)), Cell(format_reference(ref, families[r.task]) if ref else MISSING)])
+    return Table("all_cells", "All cells", header, rows)
+
+
+# --- renderers -------------------------------------------------------------------------------------
+
+def to_markdown(table: Table, heading: bool = True) -> str:
+    """A GitHub-flavoured Markdown table with its title and notes."""
+    def show(cell: Cell) -> str:
+        text = cell.text.replace("|", "\\|")
+        return f"**{text}**" if cell.bold else f"*{text}*" if cell.italic else text
+
+    lines = [f"### {table.title}", ""] if heading else []
+    lines.append("| " + " | ".join(table.header) + " |")
+    lines.append("|" + "|".join(["---"] + [":---:"] * (len(table.header) - 1)) + "|")
+    lines += ["| " + " | ".join(show(c) for c in row) + " |" for row in table.rows]
+    if table.notes:
+        lines += [""] + [f"{note}  " for note in table.notes]
+    return "\n".join(lines) + "\n"
+
+
+_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+          "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+          "±": r"$\pm$", UNFINISHED_MARK: r"$^\dagger$", SEEDS_MARK: r"$^\ddagger$", "–": "--",
+          "λ": r"$\lambda$", "ν": r"$\nu$"}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(_LATEX.get(char, char) for char in text)
+
+
+def to_latex(table: Table) -> str:
+    """A booktabs ``table`` environment (needs ``\\usepackage{booktabs}``)."""
+    def show(cell: Cell) -> str:
+        text = latex_escape(cell.text)
+        return rf"\textbf{{{text}}}" if cell.bold else rf"\textit{{{text}}}" if cell.italic else text
+
+    lines = [
+        r"\begin{table}[t]", r"\centering",
+        rf"\caption{{{latex_escape(table.title)}}}", rf"\label{{tab:{table.name}}}",
+        r"\begin{tabular}{l" + "c" * (len(table.header) - 1) + "}", r"\toprule",
+        " & ".join(latex_escape(h) for h in table.header) + r" \\", r"\midrule",
+    ]
+    lines += [" & ".join(show(c) for c in row) + r" \\" for row in table.rows]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if table.notes:
+        lines.append(r"\par\smallskip{\footnotesize " + " ".join(latex_escape(n) for n in table.notes) + "}")
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def to_html(table: Table) -> str:
+    """An HTML ``<table>`` with a caption and the notes under it."""
+    def show(cell: Cell, tag: str = "td") -> str:
+        text = html.escape(cell.text)
+        text = f"<b>{text}</b>" if cell.bold else f"<i>{text}</i>" if cell.italic else text
+        return f"<{tag}>{text}</{tag}>"
+
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in table.header)
+    body = "\n".join("<tr>" + "".join(show(c) for c in row) + "</tr>" for row in table.rows)
+    notes = "".join(f"<p class=\"note\">{html.escape(n)}</p>" for n in table.notes)
+    return (f"<table>\n<caption>{html.escape(table.title)}</caption>\n<thead><tr>{head}</tr></thead>\n"
+            f"<tbody>\n{body}\n</tbody>\n</table>\n{notes}\n")
