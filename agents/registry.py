@@ -37,7 +37,15 @@ def _shooting_gn(c: Mapping[str, Any]) -> Planner:
                                c["gd_lr"], c["seed"])
 
 
+def _latco(c: Mapping[str, Any]) -> Planner:
+    from agents.planners.latco import LatCo, LatcoSettings
+
+    return LatCo(LatcoSettings.from_config(c), c["seed"])
+
+
 PLANNERS: dict[str, Callable[[Mapping[str, Any]], Planner]] = {
+    "latco": _latco,
+    "latco_first_order": _latco,
     "cem": _cem,
     "mppi": _mppi,
     "shooting_gd": _shooting_gd,

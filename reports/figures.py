@@ -48,14 +48,29 @@ def _grid(plt, panels: int, columns: int = MAX_COLUMNS, extra_height: float = 0.
     return fig, flat[:panels]
 
 
-def _legend(fig, methods: Sequence[str], colours: dict[str, str]) -> None:
+def _legend(fig, methods: Sequence[str], colours: dict[str, str], columns: int = 6) -> None:
     from matplotlib.lines import Line2D
 
     if not methods:
         return
     handles = [Line2D([], [], color=colours[m], lw=2.2) for m in methods]
     fig.legend(handles, [method_title(m) for m in methods], loc="outside lower center",
-               ncol=min(len(methods), 6), frameon=False)
+               ncol=min(len(methods), columns), frameon=False)
+
+
+def _label_outer(axes: Sequence, columns: int, xlabel: str, ylabels: Sequence[str]) -> None:
+    """x label only under the lowest panel of each column, y label only where it changes along a row."""
+    for index, ax in enumerate(axes):
+        if index + columns >= len(axes):
+            ax.set_xlabel(xlabel)
+        if index % columns == 0 or ylabels[index] != ylabels[index - 1]:
+            ax.set_ylabel(ylabels[index])
+
+
+def _steps_axis(ax) -> None:
+    """Environment steps as 1, 2, 3 x 10^5 rather than 100000, 200000, ..."""
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4), useMathText=True)
+    ax.set_xlim(left=0)
 
 
 def _band(ax, x, low, high, colour: str) -> None:
@@ -74,16 +89,17 @@ def _line(ax, x, y, colour: str) -> None:
 
 
 def learning_curves_figure(curves: pd.DataFrame, tasks: Sequence[str], methods: Sequence[str],
-                           colours: dict[str, str], title: str, ylabel: str, percent: bool = False) -> object:
+                           colours: dict[str, str], title: str, axis: dict[str, tuple[str, float]]) -> object:
     """One panel per task, one line per method: binned mean and its band vs environment steps.
 
-    ``curves``: output of ``aggregate.seed_curves``. ``percent`` scales fractions to %.
+    ``curves``: output of ``aggregate.seed_curves``. ``axis[task]`` is the panel's y label and
+    the factor its values are shown at (100 turns success fractions into %, with a 0-100 axis).
     """
-    scale = 100.0 if percent else 1.0
     with _style() as plt:
         fig, axes = _grid(plt, len(tasks))
         present = []
         for ax, task in zip(axes, tasks, strict=True):
+            ylabel, scale = axis[task]
             for method in methods:
                 curve = curves[(curves["task"] == task) & (curves["method"] == method)].sort_values("step")
                 if curve.empty:
@@ -92,12 +108,10 @@ def learning_curves_figure(curves: pd.DataFrame, tasks: Sequence[str], methods: 
                 _band(ax, curve["step"], curve["low"] * scale, curve["high"] * scale, colours[method])
                 _line(ax, curve["step"], curve["mean"] * scale, colours[method])
             ax.set_title(task_title(task))
-            ax.set_xlabel("environment steps")
-            ax.set_ylabel(ylabel)
-            ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
-            ax.set_xlim(left=0)
-            if percent:
+            _steps_axis(ax)
+            if scale == 100.0:
                 ax.set_ylim(-3, 103)
+        _label_outer(axes, min(MAX_COLUMNS, len(tasks)), "environment steps", [axis[t][0] for t in tasks])
         fig.suptitle(title)
         _legend(fig, [m for m in methods if m in present], colours)
     return fig
@@ -128,8 +142,7 @@ def optimisation_figure(curves: pd.DataFrame, tasks: Sequence[str], metrics: Seq
                 if values.size and np.nanmin(values) > 0 and np.nanmax(values) / np.nanmin(values) > 100:
                     ax.set_yscale("log")
                 ax.set_title(f"{task_title(task)}: {metric_title(metric)}")
-                ax.set_xlabel("optimisation iteration")
-                ax.set_ylabel(metric_title(metric))
+        _label_outer(axes, len(metrics), "optimisation iteration", [metric_title(m) for m in metrics] * len(tasks))
         fig.suptitle(title)
         _legend(fig, [m for m in methods if m in present], colours)
     return fig
@@ -159,8 +172,8 @@ def profile_figure(profiles: pd.DataFrame, colours: dict[str, str], title: str, 
     """Performance profiles: fraction of runs scoring above each threshold, with 95% CIs."""
     methods = list(dict.fromkeys(profiles["method"]))
     with _style() as plt:
-        fig, [ax] = _grid(plt, 1, extra_height=0.8)
-        fig.set_size_inches(5.6, 4.2)
+        fig, [ax] = _grid(plt, 1, extra_height=0.35 + 0.25 * math.ceil(len(methods) / 3))
+        fig.set_size_inches(6.0, 4.0 + 0.25 * math.ceil(len(methods) / 3))
         for method in methods:
             curve = profiles[profiles["method"] == method].sort_values("tau")
             _band(ax, curve["tau"] * scale, curve["low"], curve["high"], colours[method])
@@ -168,9 +181,8 @@ def profile_figure(profiles: pd.DataFrame, colours: dict[str, str], title: str, 
         ax.set_xlabel(xlabel)
         ax.set_ylabel("fraction of runs with score > τ")
         ax.set_ylim(-0.02, 1.02)
-        ax.set_title("Performance profile")
-        fig.suptitle(title)
-        _legend(fig, methods, colours)
+        ax.set_title(title)
+        _legend(fig, methods, colours, columns=3)
     return fig
 
 
@@ -178,7 +190,7 @@ def save_figure(fig, stem: Path) -> list[Path]:
     """Write ``<stem>.png`` and ``<stem>.pdf`` and close the figure; return both paths."""
     import matplotlib.pyplot as plt
 
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
+    paths = [stem.parent / f"{stem.name}.png", stem.parent / f"{stem.name}.pdf"]
     try:
         fig.savefig(paths[0], dpi=DPI)
         fig.savefig(paths[1], metadata={"CreationDate": None})

@@ -1,108 +1,470 @@
-"""The report: final-performance table and learning curves of the runs in the database.
+"""The report: tables and figures of the runs in MongoDB, with one index linking them all.
 
-Final performance follows the original's eval_episodes.py: per run, the mean of the last
-10 training episodes' success (DeepMind Control: return); per task and method, the mean and
-standard error across seeds.
+Flow: ``mongo_runs`` loads runs and metric points -> ``aggregate`` computes final scores,
+binned curves and rliable aggregates -> ``tables`` and ``figures`` render them -> ``index``
+writes the Markdown and HTML index, moving every file into place atomically.
+
+Which runs count: the newest record of each run key (older ones, with another config hash,
+are superseded). COMPLETED runs and unfinished ones (RUNNING, INTERRUPTED) enter the curves
+and tables, the unfinished marked; FAILED runs are listed with their error, not scored.
+Runs of several suites or profiles are never pooled: each gets its own sub-report.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
+import re
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from benchmark.database import MongoTarget
-from reports.mongo_runs import load_metrics, load_runs
+from benchmark.errors import SuiteError
+from reports import aggregate, figures, tables
+from reports.index import (
+    Block,
+    Bullets,
+    FigureBlock,
+    Heading,
+    Paragraph,
+    StagedOutput,
+    TableBlock,
+    staged_output,
+    to_html_page,
+    to_markdown_page,
+)
+from reports.mongo_runs import INCOMPLETE, RunData, Selection, load_run_data
+from reports.presentation import (
+    AGGREGATE_SCALE,
+    FAMILY_TITLE,
+    HEADLINE_METRIC,
+    OPT_METRIC_ORDER,
+    method_colours,
+    metric_title,
+    order_methods,
+    order_tasks,
+)
+from reports.references import Reference, load_references
 
-LAST_EPISODES = 10
-
-
-def final_performance(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
-    """Per run: the mean of its last 10 episodes' ``train/success`` and ``train/return``."""
-    ordered = metrics.sort_values("step")
-    last = ordered.groupby(["run_id", "metric"]).tail(LAST_EPISODES)
-    per_run = last.groupby(["run_id", "metric"])["value"].mean().unstack("metric")
-    return runs.set_index("run_id").join(per_run, how="left").reset_index()
-
-
-def summary_table(final: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Mean and standard error across seeds of ``metric`` per task x method."""
-    completed = final[final["status"] == "COMPLETED"].dropna(subset=[metric])
-    grouped = completed.groupby(["task", "method"])[metric]
-    table = grouped.agg(["mean", "count", "std"]).reset_index()
-    table["sem"] = table["std"].fillna(0.0) / np.sqrt(table["count"])
-    return table
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
-
-
-def _curve_figure(runs: pd.DataFrame, metrics: pd.DataFrame, out: Path) -> Path | None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    data = metrics[metrics["metric"] == "train/success"].merge(runs, on="run_id")
-    if data.empty:
-        return None
-    tasks = sorted(data["task"].unique())
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.2), squeeze=False)
-    for ax, task in zip(axes[0], tasks, strict=True):
-        sns.lineplot(data=data[data["task"] == task], x="step", y="value", hue="method", ax=ax, errorbar="sd")
-        ax.set_title(task)
-        ax.set_xlabel("environment steps")
-        ax.set_ylabel("episode success")
-        ax.set_ylim(-0.05, 1.05)
-    fig.tight_layout()
-    path = out / "success_vs_steps.png"
-    fig.savefig(path, dpi=120)
-    fig.savefig(path.with_suffix(".pdf"))
-    plt.close(fig)
-    return path
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LAST_EPISODES = aggregate.LAST_EPISODES
+SCORED = ("COMPLETED", *INCOMPLETE)
+MAX_LISTED_RUNS = 50
 
 
-def generate_report(target: MongoTarget, out: Path, suite: str | None = None) -> Path:
+@dataclass(frozen=True)
+class ReportOptions:
+    """What the user can change from the command line (defaults: the original's conventions)."""
+
+    tasks: tuple[str, ...] | None = None
+    methods: tuple[str, ...] | None = None
+    statuses: tuple[str, ...] | None = None
+    bin_steps: float = aggregate.DEFAULT_BIN_STEPS
+    min_bins: int = aggregate.MIN_BINS
+    interval: str = "std"  # "std" (the original's ±1 std) or "bootstrap" (95% CI of the mean)
+    references: Path | None = None  # None: benchmark/reference_numbers.yaml if it exists
+    bootstrap_reps: int = 2000
+    last_episodes: int = LAST_EPISODES
+    seed: int = 0
+
+
+@dataclass
+class ReportSummary:
+    index: Path
+    runs: int
+    message: str
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Context:
+    """What every section of one report shares."""
+
+    options: ReportOptions
+    references: list[Reference]
+    ablation_bases: dict[str, str]
+
+
+def generate_report(target: MongoTarget, out: Path, suite: str | None = None,
+                    options: ReportOptions | None = None) -> Path:
     """Write the report into ``out``; return the path of its index (Markdown)."""
+    return write_report(target, out, suite, options).index
+
+
+def write_report(target: MongoTarget, out: Path, suite: str | None = None,
+                 options: ReportOptions | None = None) -> ReportSummary:
+    """Write the report into ``out`` and say what it holds (the CLI prints ``message``)."""
+    options = options or ReportOptions()
+    if options.interval not in ("std", "bootstrap"):
+        raise SuiteError(f"--interval {options.interval!r} is not known; use std or bootstrap")
+    if options.bin_steps <= 0:
+        raise SuiteError(f"--bin-steps must be positive, got {options.bin_steps}")
+    references, reference_note = load_references(options.references)
+    data = load_run_data(target, Selection(suite, options.tasks, options.methods, options.statuses))
+    context = _Context(options, references, _ablation_bases())
+    current = data.current
+    scope = f"suite {suite}" if suite else "all suites"
+    title = f"LatCo Bench report: {scope}"
+    blocks: list[Block] = [Heading(title, 1), Bullets(_provenance(target, data, options, reference_note))]
+
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    runs = load_runs(target, suite)
-    lines = [
-        f"# LatCo Bench report{f': suite {suite}' if suite else ''}",
-        "",
-        f"Generated {dt.datetime.now().isoformat(timespec='seconds')} from database "
-        f"{target.db_name} at {target.masked}; {len(runs)} runs "
-        f"({(runs['status'] == 'COMPLETED').sum()} completed).",
-        "",
+    with staged_output(out) as stage:
+        groups = list(current.groupby(["suite", "profile"], dropna=False, sort=True).groups) if len(current) else []
+        if current.empty:
+            message = (f"No runs in database {target.db_name} at {target.masked} for {scope}"
+                       f"{_filters(options)}: nothing to report. Run `python run_suite.py run --suite "
+                       f"{suite or 'smoke'}` first.")
+            blocks.append(Paragraph(message))
+        elif len(groups) == 1:
+            blocks += _section(stage, "", data, context)
+            message = _count_sentence(current)
+        else:
+            message = f"{len(groups)} suite/profile groups, reported separately: " + _count_sentence(current)
+            blocks.append(Paragraph("Runs of different suites or profiles are never pooled; each has its own "
+                                    "report:"))
+            items = []
+            for group_suite, profile in groups:
+                name = str(group_suite) if current[current["suite"] == group_suite]["profile"].nunique() == 1 \
+                    else f"{group_suite}_{profile}"
+                mine = current[(current["suite"] == group_suite) & (current["profile"] == profile)]
+                sub = RunData(runs=data.runs[data.runs["run_id"].isin(mine["run_id"])],
+                              metrics=data.metrics[data.metrics["run_id"].isin(mine["run_id"])])
+                sub_title = f"LatCo Bench report: suite {group_suite}, profile {profile}"
+                sub_blocks = [Heading(sub_title, 1), Bullets(_provenance(target, sub, options, reference_note))]
+                sub_blocks += _section(stage, f"{name}/", sub, context)
+                _write_index(stage, f"{name}/", sub_blocks, sub_title)
+                items.append(f"[{group_suite} ({profile})]({name}/index.md) ([HTML]({name}/index.html)): "
+                             + _count_sentence(mine))
+            blocks.append(Bullets(items))
+        _write_index(stage, "", blocks, title)
+        files = list(stage.names)
+    return ReportSummary(out / "index.md", len(current), message, files)
+
+
+# --- pieces of the index -----------------------------------------------------------------------
+
+def _filters(options: ReportOptions) -> str:
+    parts = [f"{name} {', '.join(values)}" for name, values in
+             (("tasks", options.tasks), ("methods", options.methods), ("statuses", options.statuses)) if values]
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _count_sentence(runs: pd.DataFrame) -> str:
+    counts = runs["status"].value_counts()
+    detail = ", ".join(f"{counts[s]} {s.lower()}" for s in counts.index)
+    return f"{len(runs)} runs ({detail})"
+
+
+def _git_commit() -> str:
+    """The project's commit (read-only ``git rev-parse``), "unknown" outside a checkout."""
+    try:
+        result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                timeout=5, cwd=PROJECT_ROOT)
+        return result.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _provenance(target: MongoTarget, data: RunData, options: ReportOptions, reference_note: str) -> list[str]:
+    current = data.current
+    superseded = int(data.runs["superseded"].sum())
+    commits = current["git_commit"].replace("", "unknown").fillna("unknown").value_counts()
+    items = [
+        f"Generated {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by report code at git commit {_git_commit()}.",
+        f"Database `{target.db_name}` at {target.masked}{_filters(options)}.",
+        ("Runs: " + _count_sentence(current) if len(current) else "Runs: none.")
+        + (f"; {superseded} older records of the same run keys (another config) ignored." if superseded else "."),
     ]
-    if runs.empty:
-        lines.append("No runs in the database for this selection: run `python run_suite.py run --suite smoke` first.")
+    if len(current):
+        items.append("Suites: " + ", ".join(sorted(map(str, current["suite"].unique())))
+                     + "; profiles: " + ", ".join(sorted(map(str, current["profile"].unique()))) + ".")
+        items.append("Runs produced at git commits: "
+                     + ", ".join(f"`{c}` ({n} runs)" for c, n in commits.items()) + ".")
+    items.append(reference_note)
+    return items
+
+
+def _write_index(stage: StagedOutput, prefix: str, blocks: list[Block], title: str) -> None:
+    stage.write_text(f"{prefix}index.md", to_markdown_page(blocks))
+    stage.write_text(f"{prefix}index.html", to_html_page(blocks, title))
+
+
+def _ablation_bases() -> dict[str, str]:
+    """Ablation name -> the method it modifies, from the registry (the single source of truth)."""
+    try:
+        from benchmark.registry import Registry
+
+        entries = Registry.load().entries.get("ablations", {})
+    except (SuiteError, OSError):
+        return {}
+    return {name: str(entry.get("base", "latco")) for name, entry in entries.items()}
+
+
+# --- one suite's report -------------------------------------------------------------------------
+
+def _section(stage: StagedOutput, prefix: str, data: RunData, context: _Context) -> list[Block]:
+    """Tables, figures and run lists of one suite/profile group; writes their files."""
+    options = context.options
+    runs = data.current
+    scored = runs[runs["status"].isin(SCORED)]
+    metrics = data.metrics[data.metrics["run_id"].isin(scored["run_id"])]
+    families = dict(zip(runs["task"], runs["family"], strict=True))
+    headline = {task: HEADLINE_METRIC.get(family, "return") for task, family in families.items()}
+    metric_of_run = {r.run_id: f"train/{headline[r.task]}" for r in scored.itertuples()}
+    finals = aggregate.final_per_run(scored, metrics, metric_of_run, options.last_episodes)
+    cells = aggregate.cell_summary(finals)
+    methods = order_methods(scored["method"].unique())
+    ablations = [m for m in methods if m in context.ablation_bases]
+    main = [m for m in methods if m not in context.ablation_bases]
+    colours = method_colours(runs["method"].unique())
+    absent: list[str] = []
+
+    blocks: list[Block] = [Heading("Tables")]
+    blocks += _final_tables(stage, prefix, cells, families, main, ablations, context, absent)
+    aggregate_tables, aggregate_figures = _aggregates(stage, prefix, finals, cells, families, main, colours,
+                                                      options, absent)
+    blocks += aggregate_tables
+    if len(cells):
+        blocks += [Heading("All cells", 3), TableBlock(tables.cells_table(cells, families, context.references))]
+
+    blocks.append(Heading("Figures"))
+    blocks += _curve_figures(stage, prefix, metrics, scored, headline, main, ablations, context, colours, absent)
+    blocks += aggregate_figures
+    blocks += _optimisation(stage, prefix, metrics, scored, colours, absent)
+
+    blocks += _run_lists(stage, prefix, runs, finals)
+    if scored.empty:
+        absent.insert(0, "No COMPLETED or unfinished run to score: only failed or queued runs were selected.")
+    if len(cells) and cells["n"].max() <= 1:
+        absent.insert(0, "One seed per cell: tables show means without standard errors and figures have no "
+                         "error bands.")
+    if absent:
+        blocks += [Heading("Not in this report"), Bullets(absent)]
+    return blocks
+
+
+def _save(stage: StagedOutput, prefix: str, stem: str, figure) -> None:
+    """Save a figure as ``<stem>.png`` and ``.pdf`` into the staging folder."""
+    stage.path(f"{prefix}{stem}.pdf")
+    figures.save_figure(figure, stage.path(f"{prefix}{stem}.png").parent / stem)
+
+
+def _write_table(stage: StagedOutput, prefix: str, table: tables.Table) -> TableBlock:
+    stage.write_text(f"{prefix}{table.name}.md", tables.to_markdown(table))
+    stage.write_text(f"{prefix}{table.name}.tex", tables.to_latex(table))
+    return TableBlock(table, [f"{table.name}.md", f"{table.name}.tex"])
+
+
+def _tasks_with(cells: pd.DataFrame, methods: Sequence[str], wanted: set[str] | None = None) -> list[str]:
+    mine = cells[cells["method"].isin(list(methods))]
+    return order_tasks(t for t in mine["task"].unique() if wanted is None or t in wanted)
+
+
+def _methods_with(cells: pd.DataFrame, tasks: Sequence[str], candidates: Sequence[str]) -> list[str]:
+    present = set(cells.loc[cells["task"].isin(list(tasks)), "method"])
+    return [m for m in candidates if m in present]
+
+
+def _final_tables(stage, prefix, cells, families, main, ablations, context, absent) -> list[Block]:
+    blocks: list[Block] = []
+    last = context.options.last_episodes
+    success_tasks = {t for t, f in families.items() if HEADLINE_METRIC.get(f) == "success"}
+    specs = [
+        ("final_success", "Final success (training episodes)", _tasks_with(cells, main, success_tasks), main),
+        ("final_return", "Final return (training episodes)",
+         _tasks_with(cells, main, set(families) - success_tasks), main),
+    ]
+    if ablations:
+        bases = order_methods({context.ablation_bases[a] for a in ablations})
+        ablation_tasks = _tasks_with(cells, ablations)
+        specs.append(("ablations_final", "Ablations: final performance vs full LatCo", ablation_tasks,
+                      [*bases, *ablations]))
     else:
-        metrics = load_metrics(target, runs["run_id"].tolist(), ["train/success", "train/return"])
-        final = final_performance(runs, metrics)
-        for metric, title in (("train/success", "Final success"), ("train/return", "Final return")):
-            if metric not in final:
-                continue
-            table = summary_table(final, metric)
-            lines += [f"## {title} (last {LAST_EPISODES} episodes, mean ± s.e. across seeds)", "",
-                      "| task | method | value | seeds |", "|---|---|---|---|"]
-            lines += [f"| {r.task} | {r.method} | {r.mean:.3g} ± {r.sem:.2g} | {r.count} |" for r in table.itertuples()]
-            lines.append("")
-        figure = _curve_figure(runs, metrics, out)
-        if figure is not None:
-            lines += ["## Success vs environment steps", "", f"![success]({figure.name}) ([PDF]({figure.with_suffix('.pdf').name}))", ""]
-        failed = runs[runs["status"] != "COMPLETED"]
-        if not failed.empty:
-            lines += ["## Runs not completed", ""] + [f"- {r.run_key}: {r.status}" for r in failed.itertuples()] + [""]
-    index = out / "index.md"
-    _write_atomic(index, "\n".join(lines))
-    return index
+        absent.append("No ablation runs (latco_no_constraint, latco_no_relax, latco_first_order, "
+                      "image_colloc): no ablation table or figure.")
+    for name, title, task_list, candidates in specs:
+        method_list = _methods_with(cells, task_list, candidates)
+        if not task_list or not method_list:
+            continue
+        table = tables.final_performance_table(cells, task_list, method_list, families, name, title,
+                                               context.references, last)
+        blocks += [Heading(title, 3), _write_table(stage, prefix, table)]
+    if not any(isinstance(b, TableBlock) for b in blocks):
+        absent.append("No final-performance table: no scored run logged train/success or train/return.")
+    return blocks
+
+
+def _aggregates(stage, prefix, finals, cells, families, main, colours, options, absent
+                ) -> tuple[list[Block], list[Block]]:
+    """Per family with a known normalisation: rliable IQM/mean table (first list), figures (second)."""
+    blocks: list[Block] = []
+    figure_blocks: list[Block] = []
+    taus = np.linspace(0.0, 1.0, 41)
+    for family, scale in AGGREGATE_SCALE.items():
+        family_tasks = order_tasks(t for t in cells["task"].unique() if families.get(t) == family)
+        methods = _methods_with(cells, family_tasks, main)
+        if not family_tasks or not methods:
+            continue
+        mine = finals[finals["family"] == family]
+        matrices, notes = aggregate.score_matrices(mine, family_tasks, methods, scale)
+        if not matrices:
+            absent.append(f"No {FAMILY_TITLE[family]} aggregate: " + "; ".join(notes))
+            continue
+        stats, profiles = aggregate.aggregate_with_intervals(matrices, taus, options.bootstrap_reps, options.seed)
+        n_tasks = len(family_tasks)
+        title = f"{FAMILY_TITLE[family]}: aggregate over {n_tasks} task{'s' * (n_tasks > 1)}"
+        table = tables.aggregate_table(stats, family, f"aggregate_{family}", title, notes)
+        blocks += [Heading(title, 3), _write_table(stage, prefix, table)]
+        if family == "metaworld":
+            label, display = "final success (%)", 100.0
+        else:
+            label, display = "final return", scale
+        figure = figures.aggregate_figure(stats, colours, title, label, display)
+        stem = f"aggregate_iqm_{family}"
+        _save(stage, prefix, stem, figure)
+        single = " A single run per task leaves nothing to resample: intervals are points." \
+            if max(m.shape[0] for m in matrices.values()) < 2 else ""
+        figure_blocks.append(FigureBlock(stem, f"**{title}.** Interquartile mean and mean of the runs' final scores "
+                                        f"with 95% stratified-bootstrap CIs ({options.bootstrap_reps} "
+                                        f"resamples, rliable).{single}"))
+        figure = figures.profile_figure(profiles, colours, f"{FAMILY_TITLE[family]}: performance profile",
+                                        label.replace("final ", "threshold τ on final "), display)
+        stem = f"performance_profile_{family}"
+        _save(stage, prefix, stem, figure)
+        figure_blocks.append(FigureBlock(stem, f"**{FAMILY_TITLE[family]}: performance profile.** Fraction of runs "
+                                        "(all tasks pooled) whose final score exceeds τ, with 95% "
+                                        "stratified-bootstrap bands."))
+    return blocks, figure_blocks
+
+
+def _headline_points(metrics: pd.DataFrame, runs: pd.DataFrame, metric_of_run: dict) -> pd.DataFrame:
+    wanted = pd.DataFrame({"run_id": list(metric_of_run), "metric": list(metric_of_run.values())})
+    points = metrics.merge(wanted, on=["run_id", "metric"])
+    return points.merge(runs[["run_id", "task", "method"]], on="run_id")
+
+
+def _curves_block(stage, prefix, stem, points, tasks, methods, colours, options, title, what,
+                  ylabel: str | None = None) -> list[Block]:
+    """A learning-curve figure (one panel per task) and its caption; nothing if no points."""
+    points = points[points["task"].isin(tasks) & points["method"].isin(methods)]
+    if points.empty:
+        return []
+    tasks = order_tasks(points["task"].unique())
+    width = aggregate.effective_bin_width(options.bin_steps, float(points["step"].max()), options.min_bins)
+    curves = aggregate.seed_curves(points[["run_id", "task", "method", "step", "value"]], width,
+                                   options.interval, min(options.bootstrap_reps, 1000), options.seed)
+    axis = {t: (ylabel, 1.0) if ylabel else ("success (%)", 100.0)
+            if points.loc[points["task"] == t, "metric"].iloc[0].endswith("success") else ("episode return", 1.0)
+            for t in tasks}
+    band = "±1 std across seeds (population std, as the original)" if options.interval == "std" \
+        else "95% bootstrap CI of the mean across seeds"
+    figure = figures.learning_curves_figure(curves, tasks, methods, colours, title, axis)
+    _save(stage, prefix, stem, figure)
+    seeds = " One seed per method: no band." if curves["n"].max() <= 1 else ""
+    shrunk = f" (shrunk from {options.bin_steps:g} so every curve has several points)" \
+        if width < options.bin_steps else ""
+    return [FigureBlock(stem, f"**{title}.** {what} One panel per task; line: mean across seeds of each run's "
+                              f"mean in {width:g}-step bins{shrunk}, plotted at the bin's end; band: {band}."
+                              f"{seeds}")]
+
+
+def _curve_figures(stage, prefix, metrics, scored, headline, main, ablations, context, colours, absent
+                   ) -> list[Block]:
+    options = context.options
+    blocks: list[Block] = []
+    train = {r.run_id: f"train/{headline[r.task]}" for r in scored.itertuples()}
+    points = _headline_points(metrics, scored, train)
+    success_tasks = [t for t, h in headline.items() if h == "success"]
+    return_tasks = [t for t, h in headline.items() if h != "success"]
+    blocks += _curves_block(stage, prefix, "success_vs_steps", points, success_tasks, main, colours, options,
+                            "Success rate vs environment steps",
+                            "Success of training (exploration) episodes, in % of episodes.")
+    blocks += _curves_block(stage, prefix, "return_vs_steps", points, return_tasks, main, colours, options,
+                            "Episode return vs environment steps", "Return of training episodes.")
+    if ablations:
+        bases = order_methods({context.ablation_bases[a] for a in ablations})
+        ablation_tasks = points.loc[points["method"].isin(ablations), "task"].unique()
+        blocks += _curves_block(stage, prefix, "ablations_vs_steps", points, list(ablation_tasks),
+                                [*bases, *ablations], colours, options, "Ablations vs full LatCo",
+                                "Headline metric of training episodes (success in %, or return).")
+    evaluation = {r.run_id: f"eval/{headline[r.task]}" for r in scored.itertuples()}
+    eval_points = _headline_points(metrics, scored, evaluation)
+    eval_blocks = _curves_block(stage, prefix, "eval_vs_steps", eval_points, list(headline),
+                                [*main, *ablations], colours, options, "Evaluation episodes vs environment steps",
+                                "Noise-free evaluation episodes (mean of each evaluation's episodes).")
+    if not eval_blocks:
+        absent.append("No evaluation curves: no scored run logged eval/success or eval/return.")
+    blocks += eval_blocks
+    plan_metrics = sorted(m for m in metrics["metric"].unique() if str(m).startswith("plan/"))
+    for name in plan_metrics:
+        plan_points = metrics[metrics["metric"] == name].merge(scored[["run_id", "task", "method"]], on="run_id")
+        stem = "plan_" + re.sub(r"[^A-Za-z0-9_-]+", "_", name.split("/", 1)[1]) + "_vs_steps"
+        blocks += _curves_block(stage, prefix, stem, plan_points,
+                                list(headline), order_methods(plan_points["method"].unique()), colours, options,
+                                f"Planner diagnostic: {metric_title(name)}",
+                                f"`{name}`, logged after each training episode.", metric_title(name))
+    if not plan_metrics:
+        absent.append("No planner diagnostics: no run logged `plan/<name>` metrics.")
+    return blocks
+
+
+def _optimisation(stage, prefix, metrics, scored, colours, absent) -> list[Block]:
+    opt = metrics[metrics["metric"].str.startswith("opt/")] if len(metrics) else metrics
+    if opt.empty:
+        absent.append("No optimisation curves: no run logged `opt/<name>` metrics (dynamics violation, "
+                      "multipliers, predicted reward per iteration); they appear once the planners log them.")
+        return []
+    points = opt.merge(scored[["run_id", "task", "method"]], on="run_id")
+    plans = sum(int(aggregate.plan_index(g["step"].to_numpy())[-1]) + 1
+                for _, g in points.groupby(["run_id", "metric"], sort=False))
+    curves = aggregate.optimisation_curves(points)
+    order = [f"opt/{m}" for m in OPT_METRIC_ORDER]
+    names = sorted(curves["metric"].unique(), key=lambda m: (order.index(m) if m in order else len(order), m))
+    tasks = order_tasks(curves["task"].unique())
+    methods = order_methods(curves["method"].unique())
+    title = "Optimisation curves of single plans"
+    figure = figures.optimisation_figure(curves, tasks, names, methods, colours, title)
+    _save(stage, prefix, "optimisation_curves", figure)
+    known = ", ".join(f"`{n}`" for n in names)
+    return [FigureBlock("optimisation_curves",
+                        f"**{title}.** {known} per optimisation iteration; rows: tasks; line: mean across runs of "
+                        f"each run's mean over its plans ({plans} plan curves in all); band: ±1 std across runs.")]
+
+
+def _run_lists(stage, prefix, runs, finals) -> list[Block]:
+    """runs.csv with every run, and the failed and unfinished runs listed in the index."""
+    table = runs.merge(finals[["run_id", "metric", "final", "episodes"]], on="run_id", how="left")
+    columns = ["run_key", "run_id", "status", "stale", "task", "method", "seed", "last_step", "budget_steps",
+               "metric", "final", "episodes", "config_hash", "git_commit", "fail_reason"]
+    stage.write_text(f"{prefix}runs.csv", table.reindex(columns=columns).to_csv(index=False))
+    blocks: list[Block] = [Heading("Runs"), Paragraph("Every run with its status, last logged step and final "
+                                                      "score: [runs.csv](runs.csv).")]
+
+    def progress(row) -> str:
+        last = "no metric yet" if pd.isna(row.last_step) else f"last step {row.last_step:.0f}"
+        budget = "" if pd.isna(row.budget_steps) else f" of {row.budget_steps:.0f}"
+        return last + budget
+
+    failed = runs[runs["status"] == "FAILED"]
+    if len(failed):
+        items = [f"`{r.run_key}` (run {r.run_id}, {progress(r)}): {r.fail_reason or 'no traceback recorded'}"
+                 for r in failed.itertuples()]
+        blocks += [Heading(f"Failed runs ({len(failed)}, not scored)", 3), Bullets(_capped(items))]
+    unfinished = runs[~runs["status"].isin(["COMPLETED", "FAILED"])]
+    if len(unfinished):
+        items = [f"`{r.run_key}` (run {r.run_id}): {r.status}"
+                 + (" with no heartbeat for over 2 minutes (probably dead)" if r.stale else "")
+                 + f", {progress(r)}" + (", scored up to there (†)" if r.status in INCOMPLETE else ", not scored")
+                 for r in unfinished.itertuples()]
+        blocks += [Heading(f"Unfinished runs ({len(unfinished)})", 3), Bullets(_capped(items))]
+    return blocks
+
+
+def _capped(items: list[str]) -> list[str]:
+    if len(items) <= MAX_LISTED_RUNS:
+        return items
+    return items[:MAX_LISTED_RUNS] + [f"... and {len(items) - MAX_LISTED_RUNS} more: see [runs.csv](runs.csv)."]

@@ -1,0 +1,218 @@
+"""LatCo: latent collocation by Gauss-Newton steps and multiplicative dual updates (latco.md).
+
+The plan is X = (x_1 .. x_{H+1}), x_t = [f_t, a_t] (feature, action). For each consecutive
+pair three residual groups, all scaled by one normaliser
+1 / (mean_t sqrt(lam_t) s_dyn + mean_t sqrt(nu_t) s_act + 1):
+
+    dynamics  sqrt(lam_t) s_dyn (f_{t+1} - step(f_t, a_t))
+    actions   sqrt(nu_t)  s_act max(|a_t| - 1, 0)
+    reward    softplus(-reward(f_{t+1}))
+
+plus f_1 pinned to the observed feature by a residual weighted 1000. Each iteration takes one
+Gauss-Newton step (block-tridiagonal solve, agents/gauss_newton.py) and then moves the
+multipliers: lam_t <- lam_t (1 + 0.1 log10((v_t + 0.1 eps) / eps)), so satisfied constraints
+relax and violated ones tighten. The same class, configured, gives the ablations
+latco_no_constraint (no dual updates) and latco_no_relax (lam starts at 1e8); the first-order
+ablation replaces the Gauss-Newton step by Adam on the same residuals.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from agents.gauss_newton import gauss_newton_step
+from agents.planners.base import CompiledPerModel, LatentModel, PlanResult, finite_actions, rollout
+from agents.planners.shooting import adam_update, bound_violation
+
+PIN_WEIGHT = 1000.0
+
+
+@dataclass(frozen=True)
+class LatcoSettings:
+    horizon: int
+    iterations: int
+    damping: float = 1e-3
+    dyn_threshold: float = 1e-4
+    act_threshold: float = 1e-4
+    init_lam: float = 1.0
+    init_nu: float = 1.0
+    lm_update_every: int = 1
+    dyn_scale: float = 1.0
+    act_scale: float = 1.0
+    parallel_plans: int = 1
+    solver_dtype: str = "float64"
+    first_order: bool = False  # Adam on the residuals instead of Gauss-Newton
+    learning_rate: float = 0.05
+    lam_lr: float = 1.0
+    nu_lr: float = 100.0
+
+    @classmethod
+    def from_config(cls, c: Mapping[str, Any]) -> LatcoSettings:
+        return cls(
+            horizon=c["planning_horizon"], iterations=c["optimization_steps"], damping=c["gn_damping"],
+            dyn_threshold=c["dyn_threshold"], act_threshold=c["act_threshold"], init_lam=c["init_lam"],
+            init_nu=c["init_nu"], lm_update_every=c["lm_update_every"], dyn_scale=c["dyn_loss_scale"],
+            act_scale=c["act_loss_scale"], parallel_plans=c["n_parallel_plans"], solver_dtype=c["solver_dtype"],
+            first_order=c["agent"] == "latco_first_order", learning_rate=c["gd_lr"], lam_lr=c["lam_lr"],
+            nu_lr=c["nu_lr"],
+        )
+
+
+def dynamics_violation(model: LatentModel, features: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+    """v_dyn,t = ||step(f_t, a_t) - f_{t+1}||^2 for t = 1..H: [B, H+1, F], [B, H+1, A] -> [B, H]."""
+    size = model.feature_size
+    current = tf.reshape(features[:, :-1], [-1, size])
+    predicted = model.step(current, tf.reshape(actions[:, :-1], [-1, model.action_size]))
+    gap = tf.reshape(predicted, tf.shape(features[:, 1:])) - features[:, 1:]
+    return tf.reduce_sum(tf.square(gap), -1)
+
+
+def action_violation(actions: tf.Tensor) -> tf.Tensor:
+    """v_act,t = sum max(a_t^2 - 1, 0) for t = 1..H: [B, H+1, A] -> [B, H]."""
+    return tf.reduce_sum(tf.nn.relu(tf.square(actions[:, :-1]) - 1.0), -1)
+
+
+def dual_update(multiplier: tf.Tensor, violation: tf.Tensor, threshold: float) -> tf.Tensor:
+    """Multiplicative update: about x0.9 when satisfied, +10% per decade above the threshold."""
+    return multiplier * (1.0 + 0.1 * tf.math.log((violation + 0.1 * threshold) / threshold) / np.log(10.0))
+
+
+class LatCo:
+    """Deterministic latent collocation planner over the latent-model protocol."""
+
+    def __init__(self, settings: LatcoSettings, seed: int = 0):
+        self.s = settings
+        self._seed = seed
+        self._optimise = CompiledPerModel(self._build)
+
+    # --- residuals -------------------------------------------------------------------
+    def _normaliser(self, lam: tf.Tensor, nu: tf.Tensor) -> tf.Tensor:
+        """[B, 1, 1]: one scale per plan so growing multipliers do not swamp the reward."""
+        dyn = tf.reduce_mean(tf.sqrt(lam), 1) * self.s.dyn_scale
+        act = tf.reduce_mean(tf.sqrt(nu), 1) * self.s.act_scale
+        return (1.0 / (dyn + act + 1.0))[:, None, None]
+
+    def _pair_residuals(self, model: LatentModel, x: tf.Tensor, lam: tf.Tensor, nu: tf.Tensor) -> tf.Tensor:
+        """All pair residuals [B, H, F + A + 1] of a plan x [B, H+1, F+A]."""
+        size = model.feature_size
+        features, actions = x[..., :size], x[..., size:]
+        current = tf.reshape(features[:, :-1], [-1, size])
+        predicted = tf.reshape(
+            model.step(current, tf.reshape(actions[:, :-1], [-1, model.action_size])), tf.shape(features[:, 1:])
+        )
+        dyn = tf.sqrt(lam)[..., None] * self.s.dyn_scale * (features[:, 1:] - predicted)
+        act = tf.sqrt(nu)[..., None] * self.s.act_scale * bound_violation(actions[:, :-1])
+        reward = tf.nn.softplus(-model.reward(features[:, 1:]))[..., None]
+        return self._normaliser(lam, nu) * tf.concat([dyn, act, reward], -1)
+
+    def _pair_jacobians(self, model, x, lam, nu):
+        """Residuals [B, H, m] and their Jacobians w.r.t. x_t and x_{t+1}: [B, H, m, d] each.
+
+        Each pair residual depends on only two plan entries, so both Jacobians come from one
+        batch_jacobian over the B*H pairs (rows independent), not a dense Jacobian.
+        """
+        batch, pairs, width = tf.shape(x)[0], tf.shape(x)[1] - 1, x.shape[-1]
+        current = tf.reshape(x[:, :-1], [-1, width])
+        following = tf.reshape(x[:, 1:], [-1, width])
+        lam_flat, nu_flat = tf.reshape(lam, [-1, 1]), tf.reshape(nu, [-1, 1])
+        scale = tf.reshape(tf.repeat(self._normaliser(lam, nu), pairs, axis=1), [-1, 1])
+        size = model.feature_size
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch([current, following])
+            predicted = model.step(current[:, :size], current[:, size:])
+            dyn = tf.sqrt(lam_flat) * self.s.dyn_scale * (following[:, :size] - predicted)
+            act = tf.sqrt(nu_flat) * self.s.act_scale * bound_violation(current[:, size:])
+            reward = tf.nn.softplus(-model.reward(following[:, :size]))[:, None]
+            residual = scale * tf.concat([dyn, act, reward], -1)
+        jac_current = tape.batch_jacobian(residual, current, experimental_use_pfor=True)
+        jac_next = tape.batch_jacobian(residual, following, experimental_use_pfor=True)
+        del tape
+        m = residual.shape[-1]
+        shape = lambda t, *rest: tf.reshape(t, tf.concat([[batch, pairs], rest], 0))  # noqa: E731
+        return shape(residual, m), shape(jac_current, m, width), shape(jac_next, m, width)
+
+    # --- the optimisation ----------------------------------------------------------------
+    def _build(self, model: LatentModel):
+        s = self.s
+        size, width = model.feature_size, model.feature_size + model.action_size
+        dtype = tf.float64 if s.solver_dtype == "float64" else tf.float32
+
+        def optimise(feature, seed):
+            plans = s.parallel_plans
+            # Every entry starts from N(0, 1) but f_1, which starts at the observed feature.
+            noise = tf.random.stateless_normal([plans, s.horizon + 1, width], seed=seed)
+            observed = tf.repeat(feature, plans, axis=0)
+            first = tf.concat([observed[:, None], noise[:, :1, size:]], -1)
+            x = tf.concat([first, noise[:, 1:]], 1)
+            lam = tf.fill([plans, s.horizon], s.init_lam)
+            nu = tf.fill([plans, s.horizon], s.init_nu)
+            first_jac = tf.tile(
+                tf.concat([PIN_WEIGHT * tf.eye(size), tf.zeros([size, model.action_size])], 1)[None], [plans, 1, 1]
+            )
+            m_adam, v_adam = tf.zeros_like(x), tf.zeros_like(x)
+            v_dyn = dynamics_violation(model, x[..., :size], x[..., size:])
+            v_act = action_violation(x[..., size:])
+            curves = {name: tf.TensorArray(tf.float32, s.iterations) for name in
+                      ("dynamics_violation", "action_violation", "lambda_mean", "nu_mean", "predicted_reward")}
+            for i in tf.range(s.iterations):
+                first_residual = PIN_WEIGHT * (x[:, 0, :size] - observed)
+                if s.first_order:
+                    with tf.GradientTape() as tape:
+                        tape.watch(x)
+                        residual = self._pair_residuals(model, x, lam, nu)
+                        loss = tf.reduce_sum(tf.square(residual)) + tf.reduce_sum(tf.square(first_residual))
+                    grad = tape.gradient(loss, x)
+                    update, m_adam, v_adam = adam_update(grad, m_adam, v_adam, tf.cast(i + 1, tf.float32),
+                                                         s.learning_rate)
+                    x = x - update
+                else:
+                    residual, jac_current, jac_next = self._pair_jacobians(model, x, lam, nu)
+                    delta = gauss_newton_step(jac_current, jac_next, residual, s.damping / 2, first_jac,
+                                              first_residual, dtype=dtype)
+                    x = x - delta
+                v_dyn = dynamics_violation(model, x[..., :size], x[..., size:])
+                v_act = action_violation(x[..., size:])
+                if s.lm_update_every > 0 and i % s.lm_update_every == s.lm_update_every - 1:
+                    if s.first_order:  # gradient ascent on the multipliers
+                        lam = lam + s.lam_lr * v_dyn
+                        nu = nu + s.nu_lr * v_act
+                    else:
+                        lam = dual_update(lam, v_dyn, s.dyn_threshold)
+                        nu = dual_update(nu, v_act, s.act_threshold)
+                curves["dynamics_violation"] = curves["dynamics_violation"].write(i, tf.reduce_mean(v_dyn))
+                curves["action_violation"] = curves["action_violation"].write(i, tf.reduce_mean(v_act))
+                curves["lambda_mean"] = curves["lambda_mean"].write(i, tf.reduce_mean(lam))
+                curves["nu_mean"] = curves["nu_mean"].write(i, tf.reduce_mean(nu))
+                curves["predicted_reward"] = curves["predicted_reward"].write(
+                    i, tf.reduce_mean(tf.reduce_sum(model.reward(x[:, 1:, :size]), 1)))
+            actions = tf.clip_by_value(x[:, :-1, size:], -1.0, 1.0)
+            actions = tf.where(tf.math.is_finite(actions), actions, tf.zeros_like(actions))
+            _, rewards = rollout(model, observed, actions)
+            returns = tf.reduce_sum(rewards, 1)
+            returns = tf.where(tf.math.is_finite(returns), returns, tf.fill(tf.shape(returns), -np.inf))
+            best = tf.argmax(returns)
+            final = {"dynamics_violation": tf.reduce_mean(v_dyn[best]), "action_violation": tf.reduce_mean(v_act[best]),
+                     "lambda_mean": tf.reduce_mean(lam[best]), "lambda_max": tf.reduce_max(lam[best]),
+                     "nu_mean": tf.reduce_mean(nu[best]), "predicted_return": returns[best]}
+            return x[best], final, {name: curve.stack() for name, curve in curves.items()}
+
+        return optimise
+
+    def plan(self, model: LatentModel, feature: tf.Tensor) -> PlanResult:
+        start = time.perf_counter()
+        self._seed += 2
+        x, final, curves = self._optimise(model, tf.convert_to_tensor(feature, tf.float32),
+                                          tf.constant([self._seed, 7], tf.int32))
+        x = x.numpy()
+        actions, bad = finite_actions(x[:-1, model.feature_size:])
+        diagnostics = {name: float(value) for name, value in final.items()}
+        diagnostics.update(iterations=float(self.s.iterations), nonfinite_actions=float(bad),
+                           plan_seconds=time.perf_counter() - start)
+        return PlanResult(actions, diagnostics, {k: v.numpy() for k, v in curves.items()},
+                          features=x[:, : model.feature_size])
