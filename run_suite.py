@@ -76,6 +76,19 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="tables and figures from the database")
     report.add_argument("--suite", default=None, help="only runs of this suite")
     report.add_argument("--out", type=Path, default=None, help="output folder (default: results/report/<suite>)")
+    report.add_argument("--tasks", nargs="+", help="only these tasks")
+    report.add_argument("--methods", nargs="+", help="only these methods or ablations")
+    report.add_argument("--status", nargs="+", type=str.upper, help="only runs with these statuses (default: all)",
+                        choices=("COMPLETED", "RUNNING", "INTERRUPTED", "FAILED", "QUEUED", "TIMEOUT"))
+    report.add_argument("--bin-steps", type=float, default=30_000,
+                        help="curve bin width in env steps (default 3e4, shrunk for short runs)")
+    report.add_argument("--interval", choices=("std", "bootstrap"), default="std",
+                        help="curve band: std (±1 std across seeds, the original's) or bootstrap (95%% CI)")
+    report.add_argument("--references", type=Path, default=None,
+                        help="published numbers YAML (default: benchmark/reference_numbers.yaml if present)")
+    report.add_argument("--bootstrap-reps", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    report.add_argument("--last-episodes", type=int, default=10,
+                        help="episodes averaged for a run's final score (default 10, as the original)")
 
     db = commands.add_parser("db", help="the embedded MongoDB server")
     db.add_argument("action", choices=("start", "stop", "status"))

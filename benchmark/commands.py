@@ -103,12 +103,20 @@ def command_status(args: Namespace) -> int:
 
 
 def command_report(args: Namespace) -> int:
-    from reports.generate import generate_report
+    from reports.generate import ReportOptions, write_report
 
     target = resolve_target(args.mongo_url, args.results)
     out = args.out or args.results / "report" / (args.suite or "all")
-    index = generate_report(target, out, suite=args.suite)
-    print(f"report written: {index}")
+    options = ReportOptions(
+        tasks=tuple(args.tasks) if args.tasks else None,
+        methods=tuple(args.methods) if args.methods else None,
+        statuses=tuple(args.status) if args.status else None,
+        bin_steps=args.bin_steps, interval=args.interval, references=args.references,
+        bootstrap_reps=args.bootstrap_reps, last_episodes=args.last_episodes,
+    )
+    summary = write_report(target, out, suite=args.suite, options=options)
+    print(summary.message)
+    print(f"report written: {summary.index} (HTML: {summary.index.with_suffix('.html')})")
     return 0
 
 

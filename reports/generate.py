@@ -216,7 +216,7 @@ def _section(stage: StagedOutput, prefix: str, data: RunData, context: _Context)
     headline = {task: HEADLINE_METRIC.get(family, "return") for task, family in families.items()}
     metric_of_run = {r.run_id: f"train/{headline[r.task]}" for r in scored.itertuples()}
     finals = aggregate.final_per_run(scored, metrics, metric_of_run, options.last_episodes)
-    cells = aggregate.cell_summary(finals)
+    cells = _in_display_order(aggregate.cell_summary(finals))
     methods = order_methods(scored["method"].unique())
     ablations = [m for m in methods if m in context.ablation_bases]
     main = [m for m in methods if m not in context.ablation_bases]
@@ -245,6 +245,15 @@ def _section(stage: StagedOutput, prefix: str, data: RunData, context: _Context)
     if absent:
         blocks += [Heading("Not in this report"), Bullets(absent)]
     return blocks
+
+
+def _in_display_order(cells: pd.DataFrame) -> pd.DataFrame:
+    """Cells sorted as the tables show them: tasks in suite order, then methods."""
+    task_rank = {t: i for i, t in enumerate(order_tasks(cells["task"].unique()))}
+    method_rank = {m: i for i, m in enumerate(order_methods(cells["method"].unique()))}
+    order = sorted(range(len(cells)), key=lambda i: (task_rank[cells["task"].iat[i]],
+                                                     method_rank[cells["method"].iat[i]]))
+    return cells.iloc[order].reset_index(drop=True)
 
 
 def _save(stage: StagedOutput, prefix: str, stem: str, figure) -> None:

@@ -23,7 +23,8 @@ def _runs(target: MongoTarget) -> list[dict]:
 
 
 def test_smoke_suite_completes_records_metrics_artifacts_and_resumes(server, database, results_dir, tmp_path):
-    result = run_cli("run", "--suite", "smoke", "--max-parallel", "2", results=results_dir, db_name=database.db_name)
+    result = run_cli("run", "--suite", "smoke", "--methods", "random", "--max-parallel", "2",
+                     results=results_dir, db_name=database.db_name)
     assert result.returncode == 0, result.stderr[-3000:]
     runs = _runs(database)
     assert sorted(r["config"]["run_key"] for r in runs) == [
@@ -52,12 +53,12 @@ def test_smoke_suite_completes_records_metrics_artifacts_and_resumes(server, dat
     assert stored == on_disk and stored[:8] == b"\x89PNG\r\n\x1a\n"
 
     # Running the same command again skips what completed, adding no record.
-    again = run_cli("run", "--suite", "smoke", results=results_dir, db_name=database.db_name)
+    again = run_cli("run", "--suite", "smoke", "--methods", "random", results=results_dir, db_name=database.db_name)
     assert again.returncode == 0, again.stderr
     assert "3 already completed, 0 to run" in again.stdout
     assert len(_runs(database)) == 3
 
-    status = run_cli("status", "--suite", "smoke", results=results_dir, db_name=database.db_name)
+    status = run_cli("status", "--suite", "smoke", "--methods", "random", results=results_dir, db_name=database.db_name)
     assert status.returncode == 0 and status.stdout.count("COMPLETED") == 3
 
     out = tmp_path / "report"
@@ -69,7 +70,7 @@ def test_smoke_suite_completes_records_metrics_artifacts_and_resumes(server, dat
 
 
 def test_failed_run_is_recorded_with_its_traceback_and_rerun_replaces_it(database, results_dir):
-    args = ("run", "--suite", "smoke", "--tasks", "pm_lottery", "fail_at_step=60")
+    args = ("run", "--suite", "smoke", "--tasks", "pm_lottery", "--methods", "random", "fail_at_step=60")
     first = run_cli(*args, results=results_dir, db_name=database.db_name)
     assert first.returncode == 1
     assert "FAILED: smoke/pm_lottery/random/seed0/smoke" in first.stderr
@@ -89,7 +90,7 @@ def test_sigint_marks_the_run_interrupted(database, results_dir):
     env = {**os.environ, "LATCO_MONGO_DB": database.db_name}
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "run_suite.py"), "--results", str(results_dir), "run", "--suite", "smoke",
-         "--tasks", "pm_lottery", "steps=200000", "time_limit=200"],
+         "--tasks", "pm_lottery", "--methods", "random", "steps=200000", "time_limit=200"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
     )
     deadline = time.monotonic() + 120
@@ -140,7 +141,7 @@ def test_a_password_in_the_url_is_never_stored_or_printed(tmp_path):
                 assert time.monotonic() < deadline
                 time.sleep(0.3)
         results = tmp_path / "results"
-        runs = [run_cli("run", "--suite", "smoke", "--tasks", "pm_lottery", "--mongo-url", url,
+        runs = [run_cli("run", "--suite", "smoke", "--tasks", "pm_lottery", "--methods", "random", "--mongo-url", url,
                         results=results, db_name="authdb"),
                 run_cli("status", "--suite", "smoke", "--mongo-url", url, results=results, db_name="authdb")]
         for result in runs:

@@ -51,9 +51,13 @@ def rollout(model: LatentModel, feature: tf.Tensor, actions: tf.Tensor) -> tuple
     return features, model.reward(features)
 
 
-def finite_actions(actions: np.ndarray) -> tuple[np.ndarray, int]:
-    """Replace NaN/Inf actions by zeros (latco.md) and count how many entries were bad."""
-    bad = ~np.isfinite(actions)
+def finite_actions(actions: np.ndarray, predicted_return: float = 0.0) -> tuple[np.ndarray, int]:
+    """Replace NaN/Inf actions by zeros (latco.md) and count how many entries were bad.
+
+    A non-finite predicted return means the model itself broke down during planning, so the
+    whole plan is distrusted: every action becomes zero and counts as bad.
+    """
+    bad = ~np.isfinite(actions) | (not np.isfinite(predicted_return))
     return np.where(bad, 0.0, np.clip(actions, -1.0, 1.0)).astype(np.float32), int(bad.sum())
 
 

@@ -51,7 +51,7 @@ class SamplingPlanner:
         start = time.perf_counter()
         self._seed += 1
         mean, predicted, best = self._optimise(model, feature, tf.constant([self._seed, 0], tf.int32))
-        actions, bad = finite_actions(mean.numpy())
+        actions, bad = finite_actions(mean.numpy(), float(predicted))
         return PlanResult(
             actions,
             {"predicted_return": float(predicted), "iterations": float(self.iterations),
