@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, default=None, help="output folder (default: results/report/<suite>)")
     report.add_argument("--tasks", nargs="+", help="only these tasks")
     report.add_argument("--methods", nargs="+", help="only these methods or ablations")
-    report.add_argument("--status", nargs="+", type=str.upper, help="only runs with these statuses (default: all)",
+    report.add_argument("--status", nargs="+", type=str.upper, metavar="STATUS",
+                        help="only runs with these statuses: COMPLETED RUNNING INTERRUPTED FAILED ... (default: all)",
                         choices=("COMPLETED", "RUNNING", "INTERRUPTED", "FAILED", "QUEUED", "TIMEOUT"))
     report.add_argument("--bin-steps", type=float, default=30_000,
                         help="curve bin width in env steps (default 3e4, shrunk for short runs)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -24,3 +25,9 @@ class Agent(Protocol):
 
     def diagnostics(self) -> dict[str, Any]:
         """Metrics gathered while acting since the last call (e.g. planner statistics)."""
+
+    def save(self, directory: Path) -> None:
+        """Write everything needed to continue (weights, optimiser state) into ``directory``."""
+
+    def restore(self, directory: Path) -> None:
+        """Load what :meth:`save` wrote; the agent then acts as the trained one did."""

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from agents.base import Agent
+from agents.checkpoint import LoopState, save_checkpoint
 from envs.episodes import ReplaySampler, load_episodes, save_episode
 
 LogFn = Callable[[str, float, int], None]
@@ -72,42 +73,63 @@ def train_and_evaluate(
     eval_env,
     run_dir: Path,
     log: LogFn,
+    resume: tuple[Path, LoopState] | None = None,
+    flush: Callable[[], None] | None = None,
 ) -> dict[str, float]:
-    """Run the whole schedule of one run; return the final summary (stored as the result)."""
+    """Run the whole schedule of one run; return the final summary (stored as the result).
+
+    With ``resume`` (a checkpoint folder and its loop state) the agent is restored and the
+    episodes the checkpoint covers are reloaded into replay; later ones are deleted, since
+    their steps will be collected (and logged) again. ``flush`` is called before each
+    checkpoint to push buffered metrics to the tracker, so everything the checkpoint covers
+    is recorded before the checkpoint claims it.
+    """
     episode_dir = Path(run_dir) / "episodes"
     replay = ReplaySampler(load_episodes(config["offline_dir"]), config["batch_length"], config["seed"])
-    step, last_train, trained_once, next_eval = 0, 0, False, 0
+    state = LoopState(next_checkpoint=config["checkpoint_every"])
+    if resume is not None:
+        folder, state = resume
+        agent.restore(folder)
+        for path in sorted(episode_dir.glob("*.npz")):
+            if int(path.name.split("-")[0]) >= state.episodes:
+                path.unlink()
+        for episode in load_episodes(episode_dir):
+            replay.add(episode)
     last_summary: dict[str, float] = {}
-    episode_index = 0
 
     def after_decision(env_steps: int) -> None:
-        nonlocal step, last_train, trained_once
-        step += env_steps
-        if 0 <= config["fail_at_step"] <= step:
+        state.step += env_steps
+        if 0 <= config["fail_at_step"] <= state.step:
             raise DeliberateFailure(
-                f"fail_at_step={config['fail_at_step']} reached at step {step} (requested by config)"
+                f"fail_at_step={config['fail_at_step']} reached at step {state.step} (requested by config)"
             )
-        if step >= config["prefill"] and step - last_train >= config["train_every"] and replay.episodes:
-            updates = config["train_steps"] + (0 if trained_once else config["pretrain"])
+        due = state.step - state.last_train >= config["train_every"]
+        if state.step >= config["prefill"] and due and replay.episodes:
+            updates = config["train_steps"] + (0 if state.trained_once else config["pretrain"])
             for name, value in agent.train(replay, updates).items():
-                log(f"train/{name}", value, step)
-            trained_once, last_train = True, step
+                log(f"train/{name}", value, state.step)
+            state.trained_once, state.last_train = True, state.step
 
-    while step < config["steps"]:
+    while state.step < config["steps"]:
         episode, summary = play_episode(train_env, agent, training=True, on_step=after_decision)
-        save_episode(episode_dir, episode, episode_index)
+        save_episode(episode_dir, episode, state.episodes)
         replay.add(episode)
-        episode_index += 1
+        state.episodes += 1
         for name, value in summary.items():
             if name != "env_steps":
-                log(f"train/{name}", value, step)
+                log(f"train/{name}", value, state.step)
         for name, value in agent.diagnostics().items():
-            log(f"plan/{name}", value, step)
+            log(f"plan/{name}", value, state.step)
         last_summary = {f"train/{k}": v for k, v in summary.items() if k != "env_steps"}
-        if step >= next_eval:
-            last_summary.update(evaluate(config, agent, eval_env, step, log))
-            next_eval = step + config["eval_every"]
-    last_summary["steps"] = float(step)
+        if state.step >= state.next_eval:
+            last_summary.update(evaluate(config, agent, eval_env, state.step, log))
+            state.next_eval = state.step + config["eval_every"]
+        if config["checkpoint_every"] > 0 and state.step >= state.next_checkpoint:
+            state.next_checkpoint = state.step + config["checkpoint_every"]
+            if flush is not None:
+                flush()
+            save_checkpoint(run_dir, agent, state, config.get("config_hash", ""))
+    last_summary["steps"] = float(state.step)
     return last_summary
 
 

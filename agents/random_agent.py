@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,3 +27,9 @@ class RandomAgent:
 
     def diagnostics(self) -> dict[str, Any]:
         return {}
+
+    def save(self, directory: Path) -> None:
+        pass  # nothing learned; the loop state and episodes are saved by the loop
+
+    def restore(self, directory: Path) -> None:
+        pass

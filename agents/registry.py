@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agents.base import Agent
-from agents.planners.base import Planner
 from benchmark.errors import ConfigError
+
+if TYPE_CHECKING:  # TensorFlow is imported only when an agent is built, not to check names
+    from agents.base import Agent
+    from agents.planners.base import Planner
 
 
 def _cem(c: Mapping[str, Any]) -> Planner:

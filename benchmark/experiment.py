@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agents.checkpoint import find_checkpoint
 from benchmark.database import MongoTarget
 from benchmark.registry import RunSpec
 
@@ -82,6 +83,7 @@ def _observer(spec: RunSpec, target: MongoTarget, results_dir: Path):
             super().insert()
 
     previous = _unfinished_record(spec, target)
+    resume = find_checkpoint(run_directory(results_dir, spec), spec.config_hash)
     observer = SuiteMongoObserver(
         url=target.url,
         db_name=target.db_name,
@@ -91,9 +93,27 @@ def _observer(spec: RunSpec, target: MongoTarget, results_dir: Path):
         connectTimeoutMS=2000,
     )
     if previous is not None:
-        # The run restarts from scratch, so its earlier curves are dropped with it.
-        observer.metrics.delete_many({"run_id": previous})
+        _truncate_metrics(observer.metrics, previous, resume[1].step if resume else -1)
     return observer
+
+
+def _truncate_metrics(metrics, run_id: Any, last_step: int) -> None:
+    """Drop the earlier attempt's points after ``last_step`` (all of them if it is -1).
+
+    A run resumed from a checkpoint at step S logs every step after S again, so keeping
+    those points would duplicate them. Per-plan optimisation curves (``opt/``) are indexed
+    by iteration, not environment step, and are kept whole.
+    """
+    for doc in metrics.find({"run_id": run_id}):
+        if doc["name"].startswith("opt/") and last_step >= 0:
+            continue
+        keep = [i for i, step in enumerate(doc["steps"]) if step <= last_step]
+        if not keep:
+            metrics.delete_one({"_id": doc["_id"]})
+            continue
+        metrics.update_one({"_id": doc["_id"]}, {"$set": {
+            field: [doc[field][i] for i in keep] for field in ("steps", "values", "timestamps")
+        }})
 
 
 def _unfinished_record(spec: RunSpec, target: MongoTarget) -> Any:
@@ -145,9 +165,12 @@ def _train(config: dict[str, Any], run, run_dir: Path) -> dict[str, float]:
     from envs.isolated import IsolatedEnv
 
     config["offline_dir"] = _checked_offline_dir(config["offline_dir"], config["task"])
-    if run_dir.exists():
-        shutil.rmtree(run_dir)  # no checkpoint to resume from: start clean
-    run_dir.mkdir(parents=True)
+    resume = find_checkpoint(run_dir, config["config_hash"])
+    if resume is None and run_dir.exists():
+        shutil.rmtree(run_dir)  # no checkpoint of this config to resume from: start clean
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if resume is not None:
+        run.info["resumed_from_step"] = resume[1].step
     # Separate processes: TensorFlow and software OpenGL cannot share one (envs/isolated.py).
     train_env = IsolatedEnv(config)
     eval_env = IsolatedEnv(config, seed=config["seed"] + 10_000)
@@ -159,7 +182,10 @@ def _train(config: dict[str, Any], run, run_dir: Path) -> dict[str, float]:
     if hasattr(agent, "curve_logger"):
         agent.curve_logger = log  # per-iteration optimisation curves of sampled plans
     try:
-        result = train_and_evaluate(config, agent, train_env, eval_env, run_dir, log)
+        # Sacred sends metrics only at heartbeats (every 10 s); a checkpoint must not claim
+        # steps whose metrics are still buffered, so it forces one (private, stable since 0.7).
+        result = train_and_evaluate(config, agent, train_env, eval_env, run_dir, log, resume,
+                                    flush=run._emit_heartbeat)
     finally:
         train_env.close()
         eval_env.close()

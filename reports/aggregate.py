@@ -55,6 +55,16 @@ def standard_error(values: Sequence[float]) -> float:
     return float(np.std(values) / np.sqrt(values.size))
 
 
+def select_metric(metrics: pd.DataFrame, metric_of_run: dict) -> pd.DataFrame:
+    """The points of each run's own metric (``metric_of_run[run_id]``, e.g. its headline metric).
+
+    A per-row comparison rather than a merge, so empty frames of any dtype work alike.
+    """
+    if metrics.empty or not metric_of_run:
+        return metrics.iloc[0:0]
+    return metrics[metrics["metric"].to_numpy() == metrics["run_id"].map(metric_of_run).to_numpy()]
+
+
 def final_per_run(runs: pd.DataFrame, metrics: pd.DataFrame, metric_of_run: dict, last: int = LAST_EPISODES
                   ) -> pd.DataFrame:
     """One row per run: its final value of its headline metric (``metric_of_run[run_id]``).
@@ -63,10 +73,9 @@ def final_per_run(runs: pd.DataFrame, metrics: pd.DataFrame, metric_of_run: dict
     point of their metric are left out (they have nothing to score).
     """
     columns = ["run_id", "run_key", "task", "method", "seed", "family", "status", "metric", "final", "episodes"]
-    if runs.empty or metrics.empty:
+    points = select_metric(metrics, metric_of_run)
+    if runs.empty or points.empty:
         return pd.DataFrame(columns=columns)
-    wanted = pd.DataFrame({"run_id": list(metric_of_run), "metric": list(metric_of_run.values())})
-    points = metrics.merge(wanted, on=["run_id", "metric"])
     rows = []
     for (run_id, metric), group in points.groupby(["run_id", "metric"], sort=False):
         rows.append({"run_id": run_id, "metric": metric, "final": final_value(group["step"], group["value"], last),
@@ -79,7 +88,7 @@ def final_per_run(runs: pd.DataFrame, metrics: pd.DataFrame, metric_of_run: dict
 def cell_summary(finals: pd.DataFrame, incomplete: Sequence[str] = ("RUNNING", "INTERRUPTED", "TIMEOUT")
                  ) -> pd.DataFrame:
     """Per task x method: mean, standard error, number of seeds and of unfinished runs."""
-    columns = ["task", "method", "metric", "mean", "sem", "n", "n_incomplete", "seeds"]
+    columns = ["task", "method", "metric", "mean", "sem", "n", "n_incomplete"]
     if finals.empty:
         return pd.DataFrame(columns=columns)
     rows = []
@@ -89,7 +98,6 @@ def cell_summary(finals: pd.DataFrame, incomplete: Sequence[str] = ("RUNNING", "
             "task": task, "method": method, "metric": metric,
             "mean": float(np.nanmean(values)), "sem": standard_error(values), "n": int(len(values)),
             "n_incomplete": int(group["status"].isin(incomplete).sum()),
-            "seeds": tuple(sorted(group["seed"].tolist())),
         })
     return pd.DataFrame(rows, columns=columns)
 
@@ -219,10 +227,10 @@ def score_matrices(finals: pd.DataFrame, tasks: Sequence[str], methods: Sequence
             columns.append(cell["final"].to_numpy(dtype=float) / scale)
         counts = [len(c) for c in columns]
         if min(counts, default=0) == 0:
-            notes.append(f"{method}: left out (no runs on {', '.join(t for t, c in zip(tasks, counts, strict=True) if not c)})")
+            notes.append(f"{method}: left out (no runs on {', '.join(t for t, c in zip(tasks, counts, strict=True) if not c)}).")
             continue
         if len(set(counts)) > 1:
-            notes.append(f"{method}: {min(counts)} seeds per task used (has {max(counts)} on some tasks)")
+            notes.append(f"{method}: {min(counts)} seeds per task used (has {max(counts)} on some tasks).")
         matrices[method] = np.stack([c[: min(counts)] for c in columns], axis=1)
     return matrices, notes
 

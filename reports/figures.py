@@ -21,6 +21,7 @@ from reports.presentation import method_title, metric_title, task_title
 DPI = 120
 PANEL_SIZE = (3.4, 2.7)  # inches per panel
 MAX_COLUMNS = 4
+MIN_WIDTH = 5.2  # inches
 
 
 @contextmanager
@@ -36,12 +37,17 @@ def _style():
         yield plt
 
 
+def figure_width(columns: int) -> float:
+    """Inches: one panel width per column, but room for a title and legend even with one panel."""
+    return max(PANEL_SIZE[0] * columns, MIN_WIDTH)
+
+
 def _grid(plt, panels: int, columns: int = MAX_COLUMNS, extra_height: float = 0.9):
     """A constrained-layout figure with exactly ``panels`` axes (extra grid cells removed)."""
     columns = max(1, min(columns, panels))
     rows = math.ceil(panels / columns)
     fig, axes = plt.subplots(rows, columns, squeeze=False, layout="constrained",
-                             figsize=(PANEL_SIZE[0] * columns, PANEL_SIZE[1] * rows + extra_height))
+                             figsize=(figure_width(columns), PANEL_SIZE[1] * rows + extra_height))
     flat = list(axes.flat)
     for ax in flat[panels:]:
         fig.delaxes(ax)

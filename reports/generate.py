@@ -156,7 +156,7 @@ def _filters(options: ReportOptions) -> str:
 def _count_sentence(runs: pd.DataFrame) -> str:
     counts = runs["status"].value_counts()
     detail = ", ".join(f"{counts[s]} {s.lower()}" for s in counts.index)
-    return f"{len(runs)} runs ({detail})"
+    return f"{len(runs)} run{'s' * (len(runs) != 1)} ({detail})"
 
 
 def _git_commit() -> str:
@@ -223,18 +223,22 @@ def _section(stage: StagedOutput, prefix: str, data: RunData, context: _Context)
     colours = method_colours(runs["method"].unique())
     absent: list[str] = []
 
-    blocks: list[Block] = [Heading("Tables")]
-    blocks += _final_tables(stage, prefix, cells, families, main, ablations, context, absent)
+    table_blocks = _final_tables(stage, prefix, cells, families, main, ablations, context, absent)
     aggregate_tables, aggregate_figures = _aggregates(stage, prefix, finals, cells, families, main, colours,
                                                       options, absent)
-    blocks += aggregate_tables
+    table_blocks += aggregate_tables
     if len(cells):
-        blocks += [Heading("All cells", 3), TableBlock(tables.cells_table(cells, families, context.references))]
-
-    blocks.append(Heading("Figures"))
-    blocks += _curve_figures(stage, prefix, metrics, scored, headline, main, ablations, context, colours, absent)
-    blocks += aggregate_figures
-    blocks += _optimisation(stage, prefix, metrics, scored, colours, absent)
+        table_blocks += [Heading("All cells", 3),
+                         TableBlock(tables.cells_table(cells, families, context.references))]
+    figure_blocks = _curve_figures(stage, prefix, metrics, scored, headline, main, ablations, context, colours,
+                                   absent)
+    figure_blocks += aggregate_figures
+    figure_blocks += _optimisation(stage, prefix, metrics, scored, colours, absent)
+    blocks: list[Block] = []
+    if table_blocks:
+        blocks += [Heading("Tables"), *table_blocks]
+    if figure_blocks:
+        blocks += [Heading("Figures"), *figure_blocks]
 
     blocks += _run_lists(stage, prefix, runs, finals)
     if scored.empty:
@@ -351,9 +355,10 @@ def _aggregates(stage, prefix, finals, cells, families, main, colours, options, 
 
 
 def _headline_points(metrics: pd.DataFrame, runs: pd.DataFrame, metric_of_run: dict) -> pd.DataFrame:
-    wanted = pd.DataFrame({"run_id": list(metric_of_run), "metric": list(metric_of_run.values())})
-    points = metrics.merge(wanted, on=["run_id", "metric"])
-    return points.merge(runs[["run_id", "task", "method"]], on="run_id")
+    """Points of each run's chosen metric with the run's task and method."""
+    points = aggregate.select_metric(metrics, metric_of_run)
+    meta = runs.set_index("run_id")
+    return points.assign(task=points["run_id"].map(meta["task"]), method=points["run_id"].map(meta["method"]))
 
 
 def _curves_block(stage, prefix, stem, points, tasks, methods, colours, options, title, what,
@@ -390,7 +395,7 @@ def _curve_figures(stage, prefix, metrics, scored, headline, main, ablations, co
     success_tasks = [t for t, h in headline.items() if h == "success"]
     return_tasks = [t for t, h in headline.items() if h != "success"]
     blocks += _curves_block(stage, prefix, "success_vs_steps", points, success_tasks, main, colours, options,
-                            "Success rate vs environment steps",
+                            "MetaWorld: success rate vs environment steps",
                             "Success of training (exploration) episodes, in % of episodes.")
     blocks += _curves_block(stage, prefix, "return_vs_steps", points, return_tasks, main, colours, options,
                             "Episode return vs environment steps", "Return of training episodes.")
@@ -428,8 +433,9 @@ def _optimisation(stage, prefix, metrics, scored, colours, absent) -> list[Block
                       "multipliers, predicted reward per iteration); they appear once the planners log them.")
         return []
     points = opt.merge(scored[["run_id", "task", "method"]], on="run_id")
-    plans = sum(int(aggregate.plan_index(g["step"].to_numpy())[-1]) + 1
-                for _, g in points.groupby(["run_id", "metric"], sort=False))
+    per_metric = pd.Series({key: int(aggregate.plan_index(g["step"].to_numpy())[-1]) + 1
+                            for key, g in points.groupby(["run_id", "metric"], sort=False)})
+    plans = int(per_metric.groupby(level=0).max().sum())  # every metric of a run covers the same plans
     curves = aggregate.optimisation_curves(points)
     order = [f"opt/{m}" for m in OPT_METRIC_ORDER]
     names = sorted(curves["metric"].unique(), key=lambda m: (order.index(m) if m in order else len(order), m))
@@ -454,9 +460,10 @@ def _run_lists(stage, prefix, runs, finals) -> list[Block]:
                                                       "score: [runs.csv](runs.csv).")]
 
     def progress(row) -> str:
-        last = "no metric yet" if pd.isna(row.last_step) else f"last step {row.last_step:.0f}"
-        budget = "" if pd.isna(row.budget_steps) else f" of {row.budget_steps:.0f}"
-        return last + budget
+        budget = "" if pd.isna(row.budget_steps) else f"{row.budget_steps:.0f}"
+        if pd.isna(row.last_step):
+            return "nothing logged yet" + (f", budget {budget} steps" if budget else "")
+        return f"last step {row.last_step:.0f}" + (f" of {budget}" if budget else "")
 
     failed = runs[runs["status"] == "FAILED"]
     if len(failed):

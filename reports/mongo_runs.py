@@ -111,6 +111,11 @@ def load_runs(target: MongoTarget, selection: Selection | str | None = None) -> 
     return runs_frame(target.database().runs.find(selection.query(), fields))
 
 
+def _empty_metrics() -> pd.DataFrame:
+    return pd.DataFrame({"run_id": pd.Series(dtype="int64"), "metric": pd.Series(dtype=object),
+                         "step": pd.Series(dtype=float), "value": pd.Series(dtype=float)})
+
+
 def load_metrics(target: MongoTarget, run_ids: Iterable, names: Iterable[str] | None = None) -> pd.DataFrame:
     """Tidy frame (run_id, metric, step, value) of the given runs' scalar metrics.
 
@@ -118,7 +123,7 @@ def load_metrics(target: MongoTarget, run_ids: Iterable, names: Iterable[str] | 
     """
     run_ids = list(run_ids)
     if not run_ids:
-        return pd.DataFrame(columns=["run_id", "metric", "step", "value"])
+        return _empty_metrics()
     query: dict = {"run_id": {"$in": run_ids}}
     if names:
         query["name"] = {"$in": list(names)}
@@ -127,12 +132,12 @@ def load_metrics(target: MongoTarget, run_ids: Iterable, names: Iterable[str] | 
         count = min(len(doc.get("steps") or []), len(doc.get("values") or []))
         if count == 0:
             continue
-        ids.append(np.full(count, doc["run_id"], dtype=object))
+        ids.append(np.full(count, doc["run_id"]))
         metric_names.append(np.full(count, doc["name"], dtype=object))
         steps.append(np.asarray(doc["steps"][:count], dtype=float))
         values.append(np.asarray([np.nan if v is None else v for v in doc["values"][:count]], dtype=float))
     if not ids:
-        return pd.DataFrame(columns=["run_id", "metric", "step", "value"])
+        return _empty_metrics()
     return pd.DataFrame({
         "run_id": np.concatenate(ids),
         "metric": np.concatenate(metric_names),

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 # Families: which metric headlines a task, how it is printed and how it is normalised for
 # the cross-task aggregates (protocol.md 1.3: MetaWorld success in %, DMC return).
 HEADLINE_METRIC = {"metaworld": "success", "dmc": "return", "pointmass": "return"}
-FAMILY_TITLE = {"metaworld": "Sparse MetaWorld", "dmc": "DeepMind Control", "pointmass": "Pointmass lottery"}
+FAMILY_TITLE = {"metaworld": "MetaWorld", "dmc": "DeepMind Control", "pointmass": "Pointmass lottery"}
 # DMC episodes are 1000 env steps with per-step reward in [0, 1], so returns lie in [0, 1000].
 AGGREGATE_SCALE = {"metaworld": 1.0, "dmc": 1000.0}
 

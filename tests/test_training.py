@@ -1,0 +1,102 @@
+"""The world model learns, checkpoints round-trip, and a killed run resumes where it stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import ROOT, run_cli
+
+from agents.world_model import RSSMLatentModel, WorldModel
+from benchmark.registry import Registry
+
+CONFIG = Registry.load().resolve_config("mw_reach", "latco", "smoke")
+
+
+def _batch(seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (1, 1, 64, 64, 3))
+    image = np.clip(base + rng.integers(-10, 10, (4, 8, 64, 64, 3)), 0, 255).astype(np.uint8)
+    return {"image": image, "action": rng.uniform(-1, 1, (4, 8, 4)).astype(np.float32),
+            "reward": rng.uniform(0, 1, (4, 8)).astype(np.float32)}
+
+
+# -log N(x; mu, 1) summed over a 64x64x3 image has a floor of 0.5 log(2 pi) per pixel.
+IMAGE_NLL_FLOOR = 64 * 64 * 3 * 0.5 * np.log(2 * np.pi)
+
+
+def test_training_steps_lower_the_loss_on_a_fixed_batch():
+    tf.random.set_seed(0)
+    model = WorldModel({**CONFIG, "model_lr": 3e-3}, 4)
+    batch = _batch()
+    first = model.train_batch(batch)
+    for _ in range(60):
+        last = model.train_batch(batch)
+    reducible = first["model_loss"] - IMAGE_NLL_FLOOR
+    assert first["model_loss"] - last["model_loss"] > 0.1 * reducible, (first, last)
+    assert last["reward_nll"] < first["reward_nll"]
+
+
+def test_kl_below_free_nats_costs_exactly_free_nats():
+    model = WorldModel({**CONFIG, "free_nats": 1000.0}, 4)
+    metrics, _ = model.losses_and_states({k: tf.constant(v) for k, v in _batch().items()})
+    assert float(metrics["kl"]) < 1000.0
+    kl_term = float(metrics["model_loss"] - metrics["image_nll"] - metrics["reward_nll"])
+    assert kl_term == pytest.approx(1000.0, rel=1e-5)
+
+
+def test_checkpoint_restores_identical_predictions(tmp_path):
+    tf.random.set_seed(1)
+    trained = WorldModel(CONFIG, 4)
+    for seed in range(3):
+        trained.train_batch(_batch(seed))
+    trained.checkpoint().write(str(tmp_path / "model"))
+    restored = WorldModel(CONFIG, 4)
+    restored.checkpoint().read(str(tmp_path / "model")).assert_existing_objects_matched()
+    feature = tf.random.normal([5, trained.feature_size])
+    action = tf.random.uniform([5, 4], -1, 1)
+    for a, b in ((RSSMLatentModel(trained), RSSMLatentModel(restored)),):
+        np.testing.assert_array_equal(a.step(feature, action).numpy(), b.step(feature, action).numpy())
+        np.testing.assert_array_equal(a.reward(feature).numpy(), b.reward(feature).numpy())
+    assert int(restored.optimizer_.iterations) == 3
+    # Training continues identically from the restored optimiser state.
+    np.testing.assert_allclose(trained.train_batch(_batch(9))["model_loss"],
+                               restored.train_batch(_batch(9))["model_loss"], rtol=1e-5)
+
+
+def test_a_killed_run_resumes_from_its_checkpoint_without_duplicated_steps(database, results_dir):
+    args = ["run", "--suite", "smoke", "--tasks", "pm_lottery", "--methods", "latco",
+            "steps=1200", "checkpoint_every=150", "eval_every=100000"]
+    env = {**os.environ, "LATCO_MONGO_DB": database.db_name}
+    run_dir = results_dir / "runs" / "smoke/pm_lottery/latco/seed0/smoke"
+    process = subprocess.Popen([sys.executable, str(ROOT / "run_suite.py"), "--results", str(results_dir), *args],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.monotonic() + 300
+    while True:
+        state = run_dir / "checkpoint" / "state.json"
+        if state.exists() and json.loads(state.read_text())["step"] >= 300:
+            break
+        assert process.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    [killed] = list(database.database().runs.find())
+    assert killed["status"] == "RUNNING"  # a kill -9 leaves no chance to record anything else
+
+    again = run_cli(*args, results=results_dir, db_name=database.db_name)
+    assert again.returncode == 0, again.stderr[-2000:]
+    [run] = list(database.database().runs.find())
+    assert run["status"] == "COMPLETED" and run["_id"] == killed["_id"]
+    assert run["info"]["resumed_from_step"] >= 300
+    steps = database.database().metrics.find_one({"run_id": run["_id"], "name": "train/success"})["steps"]
+    assert steps == list(range(50, 1201, 50)), steps
+    episodes = sorted((run_dir / "episodes").glob("*.npz"))
+    assert [int(p.name.split("-")[0]) for p in episodes] == list(range(24))
