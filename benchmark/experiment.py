@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.checkpoint import find_checkpoint
+from agents.checkpoint import LoopState, find_checkpoint
 from benchmark.database import MongoTarget
 from benchmark.registry import RunSpec
 
@@ -66,7 +66,7 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def _observer(spec: RunSpec, target: MongoTarget, results_dir: Path):
+def _observer(spec: RunSpec, target: MongoTarget, results_dir: Path, previous: Any, resume_step: int):
     """A MongoObserver that tags the run for Omniboard and reuses the run key's old record."""
     from sacred.observers import MongoObserver
 
@@ -82,8 +82,6 @@ def _observer(spec: RunSpec, target: MongoTarget, results_dir: Path):
                 return
             super().insert()
 
-    previous = _unfinished_record(spec, target)
-    resume = find_checkpoint(run_directory(results_dir, spec), spec.config_hash)
     observer = SuiteMongoObserver(
         url=target.url,
         db_name=target.db_name,
@@ -93,7 +91,7 @@ def _observer(spec: RunSpec, target: MongoTarget, results_dir: Path):
         connectTimeoutMS=2000,
     )
     if previous is not None:
-        _truncate_metrics(observer.metrics, previous, resume[1].step if resume else -1)
+        _truncate_metrics(observer.metrics, previous, resume_step)
     return observer
 
 
@@ -116,19 +114,19 @@ def _truncate_metrics(metrics, run_id: Any, last_step: int) -> None:
         }})
 
 
-def _unfinished_record(spec: RunSpec, target: MongoTarget) -> Any:
-    """The _id of this run's earlier record (same key and hash), if any, else None."""
+def _previous_record(spec: RunSpec, target: MongoTarget) -> tuple[Any, str | None]:
+    """(_id, status) of this run's latest earlier record (same key and hash), or (None, None)."""
     import pymongo.errors
 
     try:
         doc = target.database().runs.find_one(
             {"config.run_key": spec.key, "config.config_hash": spec.config_hash},
-            {"_id": 1},
+            {"_id": 1, "status": 1},
             sort=[("_id", -1)],
         )
     except pymongo.errors.PyMongoError:
-        return None  # the observer reports the unreachable database itself
-    return doc["_id"] if doc else None
+        return None, None  # the observer reports the unreachable database itself
+    return (doc["_id"], doc.get("status")) if doc else (None, None)
 
 
 def execute_run(spec: RunSpec, target: MongoTarget, results_dir: Path) -> RunOutcome:
@@ -140,14 +138,20 @@ def execute_run(spec: RunSpec, target: MongoTarget, results_dir: Path) -> RunOut
     experiment = Experiment(f"{spec.task}/{spec.method}", save_git_info=False)
     experiment.captured_out_filter = apply_backspaces_and_linefeeds
     experiment.add_config(sacred_config(spec))
+    run_dir = run_directory(results_dir, spec)
+    previous, status = _previous_record(spec, target)
+    # Only an unfinished record of this database continues from the run folder's checkpoint:
+    # a completed one re-run with --force, or a run folder written for another database,
+    # starts afresh.
+    resume = find_checkpoint(run_dir, spec.config_hash) if previous is not None and status != "COMPLETED" else None
     try:
-        experiment.observers.append(_observer(spec, target, results_dir))
+        experiment.observers.append(_observer(spec, target, results_dir, previous, resume[1].step if resume else -1))
     except Exception as error:  # a wrong URL scheme, bad credentials format, ...
         return RunOutcome(spec.key, "FAILED", None, _one_line(error))
 
     @experiment.main
     def main(_run, _config):
-        return _train(dict(_config), _run, run_directory(results_dir, spec))
+        return _train(dict(_config), _run, run_dir, resume)
 
     meta = {"comment": spec.key, "git_commit": _git_commit(), "host_pid": os.getpid()}
     try:
@@ -159,13 +163,12 @@ def execute_run(spec: RunSpec, target: MongoTarget, results_dir: Path) -> RunOut
     return RunOutcome(spec.key, run.status, run._id)
 
 
-def _train(config: dict[str, Any], run, run_dir: Path) -> dict[str, float]:
+def _train(config: dict[str, Any], run, run_dir: Path, resume: tuple[Path, LoopState] | None) -> dict[str, float]:
     from agents.loop import train_and_evaluate
     from agents.registry import build_agent
     from envs.isolated import IsolatedEnv
 
     config["offline_dir"] = _checked_offline_dir(config["offline_dir"], config["task"])
-    resume = find_checkpoint(run_dir, config["config_hash"])
     if resume is None and run_dir.exists():
         shutil.rmtree(run_dir)  # no checkpoint of this config to resume from: start clean
     run_dir.mkdir(parents=True, exist_ok=True)

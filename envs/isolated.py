@@ -11,6 +11,7 @@ one copy of the environment in the parent to read its spaces, which is the very 
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +20,12 @@ import numpy as np
 
 
 def _serve(connection, config: dict, seed: int | None) -> None:
-    """Child process: build the environment, then answer (method, argument) requests."""
+    """Child process: build the environment, then answer (method, argument) requests.
+
+    Ctrl-C reaches the whole process group; the child ignores it so that the parent run can
+    stop cleanly (and be recorded as INTERRUPTED) instead of finding a dead pipe.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from envs.factory import make
 
     env = make(config, seed)
