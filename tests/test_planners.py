@@ -114,3 +114,47 @@ def test_ablations_are_configurations_of_the_same_planner():
                                       lm_update_every=5, lam_lr=1.5, nu_lr=1.5)).plan(model, START)
     assert first_order.curves["predicted_reward"][-1] > first_order.curves["predicted_reward"][0]
     assert true_return(model, first_order.actions) > 2.0
+
+
+class NonlinearModel:
+    """A small nonlinear model, to compare the structured normal equations with autodiff."""
+
+    feature_size = 3
+    action_size = 2
+
+    def __init__(self):
+        rng = np.random.default_rng(0)
+        self.w = tf.constant(rng.normal(size=(3, 3)), tf.float32)
+        self.v = tf.constant(rng.normal(size=(2, 3)), tf.float32)
+
+    def step(self, feature, action):
+        return tf.tanh(feature @ self.w + action @ self.v) + 0.5 * feature
+
+    def reward(self, feature):
+        return tf.sin(tf.reduce_sum(feature * tf.constant([1.0, -0.5, 0.3]), -1))
+
+
+def test_structured_normal_equations_equal_autodiff_of_every_residual():
+    from agents.gauss_newton import build_normal_equations
+    from agents.planners.latco import PIN_WEIGHT
+
+    model, horizon = NonlinearModel(), 4
+    latco = LatCo(LatcoSettings(horizon=horizon, iterations=1, dyn_scale=2.0, act_scale=3.0))
+    rng = np.random.default_rng(1)
+    x = tf.constant(rng.normal(scale=1.5, size=(1, horizon + 1, 5)), tf.float32)  # some |a| > 1
+    lam = tf.constant(rng.uniform(0.5, 3, (1, horizon)), tf.float32)
+    nu = tf.constant(rng.uniform(0.5, 3, (1, horizon)), tf.float32)
+    observed = tf.constant(rng.normal(size=(1, 3)), tf.float32)
+    diag, lower, rhs = latco.normal_equations(model, x, lam, nu, observed, 1e-3)
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        residual = latco._pair_residuals(model, x, lam, nu)  # [1, H, m]
+    full = tape.jacobian(residual, x)[0, :, :, 0]  # [H, m, H+1, d]
+    jac_current = tf.stack([full[t, :, t] for t in range(horizon)])[None]
+    jac_next = tf.stack([full[t, :, t + 1] for t in range(horizon)])[None]
+    first_jac = tf.concat([PIN_WEIGHT * tf.eye(3), tf.zeros([3, 2])], 1)[None]
+    first_residual = PIN_WEIGHT * (x[:, 0, :3] - observed)
+    reference = build_normal_equations(jac_current, jac_next, residual, 1e-3, first_jac, first_residual)
+    for ours, theirs in zip((diag, lower, rhs), reference, strict=True):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=2e-4, atol=2e-2)

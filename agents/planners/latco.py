@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from agents.gauss_newton import gauss_newton_step
+from agents.gauss_newton import solve_block_tridiagonal
 from agents.planners.base import CompiledPerModel, LatentModel, PlanResult, finite_actions, rollout
 from agents.planners.shooting import adam_update, bound_violation
 
@@ -111,31 +111,69 @@ class LatCo:
         reward = tf.nn.softplus(-model.reward(features[:, 1:]))[..., None]
         return self._normaliser(lam, nu) * tf.concat([dyn, act, reward], -1)
 
-    def _pair_jacobians(self, model, x, lam, nu):
-        """Residuals [B, H, m] and their Jacobians w.r.t. x_t and x_{t+1}: [B, H, m, d] each.
+    def normal_equations(self, model: LatentModel, x: tf.Tensor, lam: tf.Tensor, nu: tf.Tensor,
+                         observed: tf.Tensor, damping: float) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Blocks of J^T J + damping I ([B, H+1, d, d] and [B, H, d, d]) and J^T r ([B, H+1, d]).
 
-        Each pair residual depends on only two plan entries, so both Jacobians come from one
-        batch_jacobian over the B*H pairs (rows independent), not a dense Jacobian.
+        Built from the residuals' structure instead of full Jacobians (latco.md): with
+        s the normaliser, L = sqrt(lam) s_dyn, U = sqrt(nu) s_act, S = d step / d x_t and
+        q = -sigmoid(-R(f_{t+1})) grad R(f_{t+1}), the Jacobian of pair t is
+
+            w.r.t. x_t:      dynamics -s L S,      actions s U diag(k), reward 0
+            w.r.t. x_{t+1}:  dynamics  s L [I 0],  actions 0,           reward s [q 0]
+
+        (k = sign(a) where |a| > 1). So only S needs automatic differentiation (one batch
+        Jacobian of the model step), and of the three Gram products only S^T S is a matrix
+        product; the others are diagonal, rank one, or S itself. This halves the work of a
+        Gauss-Newton iteration compared with differentiating every residual row.
         """
-        batch, pairs, width = tf.shape(x)[0], tf.shape(x)[1] - 1, x.shape[-1]
+        size, width = model.feature_size, x.shape[-1]
+        batch, pairs = tf.shape(x)[0], x.shape[1] - 1
         current = tf.reshape(x[:, :-1], [-1, width])
-        following = tf.reshape(x[:, 1:], [-1, width])
-        lam_flat, nu_flat = tf.reshape(lam, [-1, 1]), tf.reshape(nu, [-1, 1])
-        scale = tf.reshape(tf.repeat(self._normaliser(lam, nu), pairs, axis=1), [-1, 1])
-        size = model.feature_size
+        features_next = tf.reshape(x[:, 1:, :size], [-1, size])
         with tf.GradientTape(persistent=True) as tape:
-            tape.watch([current, following])
+            tape.watch([current, features_next])
             predicted = model.step(current[:, :size], current[:, size:])
-            dyn = tf.sqrt(lam_flat) * self.s.dyn_scale * (following[:, :size] - predicted)
-            act = tf.sqrt(nu_flat) * self.s.act_scale * bound_violation(current[:, size:])
-            reward = tf.nn.softplus(-model.reward(following[:, :size]))[:, None]
-            residual = scale * tf.concat([dyn, act, reward], -1)
-        jac_current = tape.batch_jacobian(residual, current, experimental_use_pfor=True)
-        jac_next = tape.batch_jacobian(residual, following, experimental_use_pfor=True)
+            reward = model.reward(features_next)
+        step_jac = tape.batch_jacobian(predicted, current, experimental_use_pfor=True)  # [BH, F, d]
+        reward_grad = tape.gradient(reward, features_next)  # [BH, F]
         del tape
-        m = residual.shape[-1]
-        shape = lambda t, *rest: tf.reshape(t, tf.concat([[batch, pairs], rest], 0))  # noqa: E731
-        return shape(residual, m), shape(jac_current, m, width), shape(jac_next, m, width)
+        as_pairs = lambda t: tf.reshape(t, tf.concat([[batch, pairs], tf.shape(t)[1:]], 0))  # noqa: E731
+        step_jac, gap = as_pairs(step_jac), as_pairs(features_next - predicted)
+        q = as_pairs(-tf.sigmoid(-reward)[:, None] * reward_grad)
+        soft = as_pairs(tf.nn.softplus(-reward))  # [B, H]
+        actions = x[:, :-1, size:]
+        mask = tf.cast(tf.abs(actions) > 1.0, x.dtype)
+        s2 = tf.square(self._normaliser(lam, nu))  # [B, 1, 1]
+        l2 = (lam * self.s.dyn_scale**2)[..., None, None]
+        u2 = (nu * self.s.act_scale**2)[..., None]
+        pad_actions = lambda t: tf.pad(t, [[0, 0], [0, 0], [0, width - size]])  # noqa: E731
+        eye_f = tf.linalg.diag(tf.concat([tf.ones([size]), tf.zeros([width - size])], 0))
+
+        current_gram = s2[..., None] * (
+            l2 * tf.einsum("bhfi,bhfj->bhij", step_jac, step_jac)
+            + tf.linalg.diag(tf.pad(u2 * mask, [[0, 0], [0, 0], [size, 0]]))
+        )
+        q_full = pad_actions(q)
+        next_gram = s2[..., None] * (l2 * eye_f + q_full[..., :, None] * q_full[..., None, :])
+        lower = -s2[..., None] * l2 * tf.pad(step_jac, [[0, 0], [0, 0], [0, width - size], [0, 0]])
+        violation = tf.nn.relu(tf.abs(actions) - 1.0)
+        current_rhs = s2 * (
+            -l2[..., 0] * tf.einsum("bhfi,bhf->bhi", step_jac, gap)
+            + tf.pad(u2 * mask * tf.sign(actions) * violation, [[0, 0], [0, 0], [size, 0]])
+        )
+        next_rhs = s2 * pad_actions(l2[..., 0] * gap + q * soft[..., None])
+
+        zero_block = tf.zeros_like(current_gram[:, :1])
+        diag = tf.concat([current_gram, zero_block], 1) + tf.concat([zero_block, next_gram], 1)
+        rhs = tf.concat([current_rhs, tf.zeros_like(current_rhs[:, :1])], 1) + tf.concat(
+            [tf.zeros_like(next_rhs[:, :1]), next_rhs], 1)
+        # The first feature is pinned to the observation by a residual W (f_1 - observed).
+        pin = PIN_WEIGHT**2
+        diag = diag + tf.pad(pin * eye_f[None, None], [[0, 0], [0, pairs], [0, 0], [0, 0]])
+        rhs = rhs + tf.pad(pin * pad_actions(x[:, :1, :size] - observed[:, None]), [[0, 0], [0, pairs], [0, 0]])
+        diag = diag + damping * tf.eye(width, dtype=x.dtype)
+        return diag, lower, rhs
 
     # --- the optimisation ----------------------------------------------------------------
     def _build(self, model: LatentModel):
@@ -152,17 +190,14 @@ class LatCo:
             x = tf.concat([first, noise[:, 1:]], 1)
             lam = tf.fill([plans, s.horizon], s.init_lam)
             nu = tf.fill([plans, s.horizon], s.init_nu)
-            first_jac = tf.tile(
-                tf.concat([PIN_WEIGHT * tf.eye(size), tf.zeros([size, model.action_size])], 1)[None], [plans, 1, 1]
-            )
             m_adam, v_adam = tf.zeros_like(x), tf.zeros_like(x)
             v_dyn = dynamics_violation(model, x[..., :size], x[..., size:])
             v_act = action_violation(x[..., size:])
             curves = {name: tf.TensorArray(tf.float32, s.iterations) for name in
                       ("dynamics_violation", "action_violation", "lambda_mean", "nu_mean", "predicted_reward")}
             for i in tf.range(s.iterations):
-                first_residual = PIN_WEIGHT * (x[:, 0, :size] - observed)
                 if s.first_order:
+                    first_residual = PIN_WEIGHT * (x[:, 0, :size] - observed)
                     with tf.GradientTape() as tape:
                         tape.watch(x)
                         residual = self._pair_residuals(model, x, lam, nu)
@@ -172,10 +207,10 @@ class LatCo:
                                                          s.learning_rate)
                     x = x - update
                 else:
-                    residual, jac_current, jac_next = self._pair_jacobians(model, x, lam, nu)
-                    delta = gauss_newton_step(jac_current, jac_next, residual, s.damping / 2, first_jac,
-                                              first_residual, dtype=dtype)
-                    x = x - delta
+                    # damping / 2: the original solves (2 J^T J + mu I) d = 2 J^T r.
+                    diag, lower, rhs = self.normal_equations(model, x, lam, nu, observed, s.damping / 2)
+                    delta = solve_block_tridiagonal(tf.cast(diag, dtype), tf.cast(lower, dtype), tf.cast(rhs, dtype))
+                    x = x - tf.cast(delta, x.dtype)
                 v_dyn = dynamics_violation(model, x[..., :size], x[..., size:])
                 v_act = action_violation(x[..., size:])
                 if s.lm_update_every > 0 and i % s.lm_update_every == s.lm_update_every - 1:
