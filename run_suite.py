@@ -5,6 +5,7 @@
     python run_suite.py run --suite smoke [--tasks ..] [--methods ..] [--seeds ..] [key=value ..]
     python run_suite.py status --suite smoke
     python run_suite.py report --suite smoke [--out DIR]
+    python run_suite.py eval --suite smoke [--episodes 10]
     python run_suite.py db start|stop|status
     python run_suite.py omniboard [--port 9000]
     python run_suite.py offline --task mw_hammer [--episodes 20]
@@ -90,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--bootstrap-reps", type=int, default=2000, help="bootstrap resamples (default 2000)")
     report.add_argument("--last-episodes", type=int, default=10,
                         help="episodes averaged for a run's final score (default 10, as the original)")
+
+    evaluate = commands.add_parser("eval", help="evaluate completed runs from their final checkpoints")
+    _add_selection(evaluate, suite_required=True)
+    evaluate.add_argument("--episodes", type=int, default=10, help="evaluation episodes per run")
+    evaluate.add_argument("--max-parallel", type=int, default=1)
 
     db = commands.add_parser("db", help="the embedded MongoDB server")
     db.add_argument("action", choices=("start", "stop", "status"))

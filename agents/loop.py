@@ -75,6 +75,7 @@ def train_and_evaluate(
     log: LogFn,
     resume: tuple[Path, LoopState] | None = None,
     flush: Callable[[], None] | None = None,
+    artifact: Callable[[str, np.ndarray], None] | None = None,
 ) -> dict[str, float]:
     """Run the whole schedule of one run; return the final summary (stored as the result).
 
@@ -82,7 +83,8 @@ def train_and_evaluate(
     episodes the checkpoint covers are reloaded into replay; later ones are deleted, since
     their steps will be collected (and logged) again. ``flush`` is called before each
     checkpoint to push buffered metrics to the tracker, so everything the checkpoint covers
-    is recorded before the checkpoint claims it.
+    is recorded before the checkpoint claims it. ``artifact(name, frames)`` receives a plan
+    video (executed | planned frames) every ``video_every`` training episodes.
     """
     episode_dir = Path(run_dir) / "episodes"
     replay = ReplaySampler(load_episodes(config["offline_dir"]), config["batch_length"], config["seed"])
@@ -121,10 +123,16 @@ def train_and_evaluate(
         for name, value in agent.diagnostics().items():
             log(f"plan/{name}", value, state.step)
         last_summary = {f"train/{k}": v for k, v in summary.items() if k != "env_steps"}
+        if artifact is not None and config["video_every"] > 0 and state.episodes % config["video_every"] == 0:
+            frames = agent.episode_video() if hasattr(agent, "episode_video") else None
+            if frames is not None:
+                artifact(f"plan_episode{state.episodes:05d}_step{state.step}.gif", frames)
         if state.step >= state.next_eval:
             last_summary.update(evaluate(config, agent, eval_env, state.step, log))
             state.next_eval = state.step + config["eval_every"]
-        if config["checkpoint_every"] > 0 and state.step >= state.next_checkpoint:
+        finished = state.step >= config["steps"]
+        if finished or (config["checkpoint_every"] > 0 and state.step >= state.next_checkpoint):
+            # The final checkpoint is what `run_suite.py eval` loads.
             state.next_checkpoint = state.step + config["checkpoint_every"]
             if flush is not None:
                 flush()

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from agents.planners.base import LatentModel, Planner, PlanResult
+from agents.planners.base import LatentModel, Planner, PlanResult, rollout
 from agents.world_model import Filter, RSSMLatentModel, WorldModel
 from envs.episodes import ReplaySampler
 
@@ -33,7 +33,8 @@ class ModelBasedAgent:
         self._config = config
         self._action_size = action_size
         self._rng = np.random.default_rng(config["seed"])
-        self._queue: list[np.ndarray] = []
+        self._queue: list[tuple[np.ndarray, np.ndarray]] = []  # (action, planned feature)
+        self._episode: list[tuple[np.ndarray, np.ndarray | None]] = []  # (observed image, planned feature)
         self._plans = 0
         self._stats: dict[str, list[float]] = defaultdict(list)
         self.trained = False
@@ -43,20 +44,51 @@ class ModelBasedAgent:
     def reset(self) -> None:
         self._filter.reset()
         self._queue = []
+        self._episode = []
 
     def act(self, observation: Mapping[str, np.ndarray], training: bool) -> np.ndarray:
         feature = self._filter.observe(observation["image"])
+        planned = None
         if not self.trained:
             action = self._rng.uniform(-1.0, 1.0, self._action_size).astype(np.float32)
         else:
             if not self._queue:
-                self._queue = list(self._plan(feature).actions[: self._config["mpc_steps"]])
-            action = self._queue.pop(0)
+                result = self._plan(feature)
+                steps = self._config["mpc_steps"]
+                self._queue = list(zip(result.actions[:steps], self._planned_features(feature, result)[:steps],
+                                       strict=False))
+            action, planned = self._queue.pop(0)
             if training:
                 action = action + self._rng.normal(0.0, self._config["expl_noise"], action.shape)
             action = np.clip(action, -1.0, 1.0).astype(np.float32)
+        self._episode.append((observation["image"], planned))
         self._filter.record_action(action)
         return action
+
+    def _planned_features(self, feature: tf.Tensor, result: PlanResult) -> np.ndarray:
+        """The plan's latent trajectory [H + 1, F]; shooting plans are rolled out to get one."""
+        if result.features is not None:
+            return result.features
+        rolled, _ = rollout(self.latent, feature, tf.constant(result.actions[None]))
+        return np.concatenate([feature.numpy(), rolled.numpy()[0]])
+
+    def episode_video(self) -> np.ndarray | None:
+        """Frames [T, 64, 128, 3] uint8 of this episode: executed | decoded plan, side by side.
+
+        The right half is what the plan expected to see at that step (open-loop within an
+        MPC chunk); grey while acting randomly before the first model update.
+        """
+        if not self._episode:
+            return None
+        images = np.stack([image for image, _ in self._episode])
+        planned = [feature for _, feature in self._episode]
+        decoded = np.full_like(images, 128)
+        rows = [i for i, feature in enumerate(planned) if feature is not None]
+        if rows:
+            features = tf.constant(np.stack([planned[i] for i in rows]), tf.float32)
+            pixels = np.clip((self.latent.decode(features).numpy() + 0.5) * 255, 0, 255).astype(np.uint8)
+            decoded[rows] = pixels
+        return np.concatenate([images, decoded], axis=2)
 
     def _plan(self, feature: tf.Tensor) -> PlanResult:
         result = self.planner.plan(self.latent, feature)

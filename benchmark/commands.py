@@ -87,6 +87,26 @@ def command_run(args: Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def command_eval(args: Namespace) -> int:
+    from functools import partial
+
+    from tqdm import tqdm
+
+    from benchmark.evaluation import execute_evaluation
+    from benchmark.launch import run_local
+
+    _, specs = _expand(args)
+    target = resolve_target(args.mongo_url, args.results)
+    target.ping()
+    job = partial(execute_evaluation, episodes=args.episodes)
+    with tqdm(total=len(specs), desc=f"eval {args.suite}", unit="run", file=sys.stdout) as bar:
+        report = run_local(specs, target, args.results, args.max_parallel, bar, job=job)
+    print(f"{len(specs) - len(report.failed)} evaluated, {len(report.failed)} failed")
+    for outcome in report.failed:
+        print(f"  {outcome.status}: {outcome.key}: {outcome.error}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
 def command_status(args: Namespace) -> int:
     from benchmark.status import grid_status
 

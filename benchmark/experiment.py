@@ -188,12 +188,26 @@ def _train(config: dict[str, Any], run, run_dir: Path, resume: tuple[Path, LoopS
         # Sacred sends metrics only at heartbeats (every 10 s); a checkpoint must not claim
         # steps whose metrics are still buffered, so it forces one (private, stable since 0.7).
         result = train_and_evaluate(config, agent, train_env, eval_env, run_dir, log, resume,
-                                    flush=run._emit_heartbeat)
+                                    flush=run._emit_heartbeat, artifact=_artifact_writer(run, run_dir))
     finally:
         train_env.close()
         eval_env.close()
     _attach_last_episode(run, run_dir)
     return result
+
+
+def _artifact_writer(run, run_dir: Path):
+    """A callback storing frames [T, H, W, 3] as an animated GIF artifact of the run."""
+
+    def write(name: str, frames) -> None:
+        import imageio.v3 as imageio
+
+        path = run_dir / "videos" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        imageio.imwrite(path, frames, duration=100, loop=0)
+        run.add_artifact(str(path), name=name)
+
+    return write
 
 
 def _attach_last_episode(run, run_dir: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,14 +43,17 @@ def threads_per_worker(max_parallel: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, max_parallel))
 
 
-def _worker(spec: RunSpec, target: MongoTarget, results_dir: str, threads: int) -> RunOutcome:
+Job = Callable[[RunSpec, MongoTarget, Path], RunOutcome]
+
+
+def _worker(job: Job, spec: RunSpec, target: MongoTarget, results_dir: str, threads: int) -> RunOutcome:
     """Entry point of a worker process: fix thread counts before TensorFlow is imported."""
     threads = spec.config.get("tf_threads") or threads
     for variable in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
         os.environ[variable] = str(threads)
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return execute_run(spec, target, Path(results_dir))
+    return job(spec, target, Path(results_dir))
 
 
 def run_local(
@@ -58,14 +62,17 @@ def run_local(
     results_dir: Path,
     max_parallel: int = 1,
     progress=None,
+    job: Job = execute_run,
 ) -> LaunchReport:
-    """Run specs in up to ``max_parallel`` spawned processes; ``progress`` is a tqdm bar."""
+    """Run ``job`` (training by default) for each spec in up to ``max_parallel`` spawned
+    processes; ``progress`` is a tqdm bar. ``job`` must be picklable (a module-level function
+    or a functools.partial of one)."""
     report = LaunchReport()
     context = multiprocessing.get_context("spawn")
     threads = threads_per_worker(max_parallel)
     with ProcessPoolExecutor(max_parallel, mp_context=context, max_tasks_per_child=1) as pool:
         futures = {
-            pool.submit(_worker, spec, target, str(results_dir), threads): spec for spec in specs
+            pool.submit(_worker, job, spec, target, str(results_dir), threads): spec for spec in specs
         }
         try:
             for future in as_completed(futures):

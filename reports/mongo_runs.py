@@ -39,7 +39,8 @@ class Selection:
     statuses: tuple[str, ...] | None = None
 
     def query(self) -> dict:
-        query: dict = {"config.run_key": {"$exists": True}}
+        # Evaluation runs (`run_suite.py eval`) are linked to a training run, not seeds of their own.
+        query: dict = {"config.run_key": {"$exists": True}, "config.evaluation_of": {"$exists": False}}
         if self.suite:
             query["config.suite"] = self.suite
         if self.tasks:

@@ -100,3 +100,14 @@ def test_a_killed_run_resumes_from_its_checkpoint_without_duplicated_steps(datab
     assert steps == list(range(50, 1201, 50)), steps
     episodes = sorted((run_dir / "episodes").glob("*.npz"))
     assert [int(p.name.split("-")[0]) for p in episodes] == list(range(24))
+
+    # Evaluation from the final checkpoint is its own run, linked to this one.
+    evaluation = run_cli("eval", *args[1:], "--episodes", "2", results=results_dir, db_name=database.db_name)
+    assert evaluation.returncode == 0, evaluation.stderr[-2000:]
+    [eval_run] = list(database.database().runs.find({"config.evaluation_of": run["_id"]}))
+    assert eval_run["status"] == "COMPLETED" and eval_run["config"]["run_key"].endswith("/eval")
+    eval_success = database.database().metrics.find_one({"run_id": eval_run["_id"], "name": "eval/success"})
+    assert eval_success["steps"] == [0, 1]
+    assert sorted(a["name"] for a in eval_run["artifacts"]) == ["eval_episode000.gif", "eval_episode001.gif"]
+    skipped = run_cli(*args, results=results_dir, db_name=database.db_name)
+    assert "1 already completed, 0 to run" in skipped.stdout, "an evaluation must not count as a training run"

@@ -1,0 +1,316 @@
+"""Probabilistic LatCo (platco): collocation over Gaussian latent beliefs (latco.md, "Variants").
+
+Why. Deterministic LatCo plans on the model's mean dynamics, so it is risk-neutral: a region
+whose reward is high on average under the *mean* next latent but wildly spread in outcome (the
+pointmass lottery: +2 w.p. 0.8, -10 otherwise) looks as good as its mean prediction says.
+PLatCo plans a mean *and* a standard deviation for every latent, propagates the spread through
+the model's transition noise, and evaluates the reward on samples of the planned belief, so a
+plan through a high-variance region pays for its bad outcomes.
+
+Decision variables, per time t = 1 .. H+1 (shapes for B parallel plans, F = feature size,
+A = action size): x_t = [m_t (F), s_t (F), a_t (A)], width 2F + A; the planned belief is
+N(m_t, diag(|s_t|^2)). m_1 is pinned to the observed feature and s_1 to ``init_std`` (weight
+1000); the other means and the actions start from N(0, 1), every s_t at ``init_std`` (1e-6).
+
+Residuals of each consecutive pair (t, t+1), m = 2F + A + 1 rows, scaled by the LatCo
+normaliser 1 / (mean_t sqrt(lam_t) s_dyn + mean_t sqrt(nu_t) s_act + 1):
+
+    dynamics  sqrt(lam_t) s_dyn [m_{t+1} - mean_k y_k,  |s_{t+1}| - std_k y_k]       (2F)
+    actions   sqrt(nu_t)  s_act max(|a_t| - 1, 0)                                     (A)
+    reward    softplus(-reward(m_{t+1} + |s_{t+1}| xi)),  xi ~ N(0, I)                (1)
+
+with the particles p_k = m_t + |s_t| e_k and their stochastic successors
+y_k = step(p_k, a_t) + step_std(p_k, a_t) eta_k, k = 1 .. n_particles. The violation used by
+the dual update is v_t = ||m_{t+1} - mean y||^2 + || |s_{t+1}| - std y ||^2, and the
+multipliers move exactly as in LatCo (:func:`agents.planners.latco.dual_update`, threshold
+1e-2 for platco).
+
+Sampling choices (and why):
+
+* e_k and eta_k are drawn once per plan and standardised across particles (zero mean, unit
+  std per dimension), i.e. common random numbers over iterations. The moment-matching
+  residual is then a deterministic function of the plan, so Gauss-Newton converges to a plan
+  that satisfies it exactly (to the threshold), instead of chasing a Monte-Carlo noise floor
+  of about F std^2 / n_particles, which would keep the multipliers growing for ever. With
+  standardised e_k the particles reproduce the planned belief's first two moments exactly.
+* xi, the reward sample, is drawn afresh at every iteration: a sample fixed for the whole
+  optimisation would let the planner tune the plan to one lucky outcome. Averaged over
+  iterations, the squared residual softplus(-r)^2 is convex and increasing in -r, so rare
+  catastrophic samples (-10) dominate lucky ones: the plan is risk-averse.
+* The standard deviation is parametrised by a raw, signed s (std = |s|) rather than log-std:
+  with std starting at 1e-6, d std / d log std = 1e-6 would make a damped Gauss-Newton step
+  on log-std move it by ~1e-4 per iteration (50 iterations could never open the belief), while
+  d|s|/ds = +-1 lets the std residual be matched in one step. N(m, s^2) is symmetric in the
+  sign of s, so nothing else changes.
+
+Optimiser: Gauss-Newton, one damped step per iteration on [m, s, a], with the block-tridiagonal
+solver of agents/gauss_newton.py (every residual touches only x_t and x_{t+1}), as LatCo. It
+is stable here because the particle noise is fixed (above); only the 1-row reward residual is
+stochastic, and it is bounded. The pair Jacobians are exact: one ``batch_jacobian`` through all
+particles. That costs about n_particles times a LatCo Jacobian (B H n_particles F
+backward rows); at paper size (F = 230, H = 20..30, 50 particles) it is minutes per plan on a
+CPU, so runs with the RSSM need few plans or a GPU. Adam on the same residuals would be cheaper
+per iteration but needs hundreds of iterations, not the 50 of the protocol.
+
+Protocol extension: an optional ``step_std(feature [B, F], action [B, A]) -> [B, F]``, the
+standard deviation of the model's transition noise around ``step`` (for an RSSM, the prior
+std for the stochastic part and 0 for the deterministic part). A model without it is read as
+an RSSM view if it exposes ``_model.rssm`` (as :class:`agents.world_model.RSSMLatentModel`
+does), and as noise-free otherwise (then PLatCo plans like LatCo with spread-tracking).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import tensorflow as tf
+
+from agents.gauss_newton import gauss_newton_step
+from agents.planners.base import CompiledPerModel, LatentModel, PlanResult, finite_actions, rollout
+from agents.planners.latco import PIN_WEIGHT, dual_update
+from agents.planners.shooting import bound_violation
+
+STD_FLOOR = 1e-12  # added to particle variances so sqrt stays differentiable at zero spread
+
+
+class StochasticLatentModel(LatentModel, Protocol):
+    """A latent model with transition noise: next ~ N(step(f, a), diag(step_std(f, a)^2))."""
+
+    def step_std(self, feature: tf.Tensor, action: tf.Tensor) -> tf.Tensor: ...
+
+
+@dataclass(frozen=True)
+class PlatcoSettings:
+    horizon: int
+    iterations: int = 50
+    damping: float = 1e-3
+    dyn_threshold: float = 1e-2
+    act_threshold: float = 1e-2
+    init_lam: float = 1.0
+    init_nu: float = 1.0
+    lm_update_every: int = 1
+    dyn_scale: float = 1.0
+    act_scale: float = 1.0
+    init_std: float = 1e-6
+    n_particles: int = 50
+    parallel_plans: int = 1
+    solver_dtype: str = "float64"
+
+    @classmethod
+    def from_config(cls, c: Mapping[str, Any]) -> PlatcoSettings:
+        return cls(
+            horizon=c["planning_horizon"], iterations=c["optimization_steps"], damping=c["gn_damping"],
+            dyn_threshold=c["dyn_threshold"], act_threshold=c["act_threshold"], init_lam=c["init_lam"],
+            init_nu=c["init_nu"], lm_update_every=c["lm_update_every"], dyn_scale=c["dyn_loss_scale"],
+            act_scale=c["act_loss_scale"], init_std=c["init_std"], n_particles=c["n_particles"],
+            parallel_plans=c["n_parallel_plans"], solver_dtype=c["solver_dtype"],
+        )
+
+
+def step_moments(model: LatentModel, feature: tf.Tensor, action: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Mean and std of the next feature, [B, F] each, for features [B, F] and actions [B, A].
+
+    Uses the model's ``step_std`` when it has one; for the RSSM view (no ``step_std``, but
+    ``_model.rssm``) the prior's std for z and 0 for the GRU state h, computed in the same pass
+    as the mean so the GRU runs once; otherwise zero noise.
+    """
+    if hasattr(model, "step_std"):
+        return model.step(feature, action), model.step_std(feature, action)
+    rssm = getattr(getattr(model, "_model", None), "rssm", None)
+    if rssm is None:
+        mean = model.step(feature, action)
+        return mean, tf.zeros_like(mean)
+    from agents.rssm import MIN_STD
+
+    stoch, deter = tf.split(feature, [rssm.stoch_size, rssm.deter_size], -1)
+    next_deter = rssm.deter_step(stoch, deter, action)
+    mean, raw_std = tf.split(rssm.img_dist(rssm.img_out(next_deter)), 2, -1)
+    std = tf.nn.softplus(raw_std) + MIN_STD
+    return tf.concat([mean, next_deter], -1), tf.concat([std, tf.zeros_like(next_deter)], -1)
+
+
+def standardised_normal(shape: tf.Tensor | list, seed: tf.Tensor) -> tf.Tensor:
+    """Normal draws [N, P, F] rescaled to zero mean and unit std over the particle axis P.
+
+    Why: particles m + |s| e then have exactly mean m and std |s| (see the module docstring).
+    """
+    e = tf.random.stateless_normal(shape, seed=seed)
+    e = e - tf.reduce_mean(e, 1, keepdims=True)
+    return e / tf.sqrt(tf.reduce_mean(tf.square(e), 1, keepdims=True) + 1e-12)
+
+
+class PLatCo:
+    """Probabilistic latent collocation planner (Gauss-Newton, moment matching, dual updates)."""
+
+    def __init__(self, settings: PlatcoSettings, seed: int = 0):
+        if settings.n_particles < 2:
+            raise ValueError("platco needs n_particles >= 2 to estimate a standard deviation")
+        self.s = settings
+        self._seed = seed
+        self._optimise = CompiledPerModel(self._build)
+
+    # --- residuals -------------------------------------------------------------------
+    def _normaliser(self, lam: tf.Tensor, nu: tf.Tensor) -> tf.Tensor:
+        """[B, 1]: LatCo's per-plan scale, so growing multipliers do not swamp the reward."""
+        dyn = tf.reduce_mean(tf.sqrt(lam), 1) * self.s.dyn_scale
+        act = tf.reduce_mean(tf.sqrt(nu), 1) * self.s.act_scale
+        return (1.0 / (dyn + act + 1.0))[:, None]
+
+    def _particle_moments(self, model: LatentModel, current: tf.Tensor, eps: tf.Tensor,
+                          eta: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Moments [N, F] each of the stochastic successors of N planned beliefs.
+
+        current [N, 2F + A] = [m_t, s_t, a_t]; eps, eta [N, P, F] standardised noise for the
+        particles and for the transition. Returns (mean_k y_k, std_k y_k).
+        """
+        size = model.feature_size
+        n, particles = tf.shape(current)[0], eps.shape[1]
+        mean, scale, action = current[:, :size], current[:, size:2 * size], current[:, 2 * size:]
+        points = tf.reshape(mean[:, None] + tf.abs(scale)[:, None] * eps, [-1, size])
+        next_mean, next_std = step_moments(model, points, tf.repeat(action, particles, axis=0))
+        successors = tf.reshape(next_mean + next_std * tf.reshape(eta, [-1, size]), [n, particles, size])
+        moment_mean = tf.reduce_mean(successors, 1)
+        variance = tf.reduce_mean(tf.square(successors - moment_mean[:, None]), 1)
+        return moment_mean, tf.sqrt(variance + STD_FLOOR)
+
+    def _pair_residuals(self, model: LatentModel, current: tf.Tensor, following: tf.Tensor, eps: tf.Tensor,
+                        eta: tf.Tensor, xi: tf.Tensor, lam: tf.Tensor, nu: tf.Tensor,
+                        scale: tf.Tensor) -> tf.Tensor:
+        """Residuals [N, 2F + A + 1] of N pairs (x_t = current [N, d], x_{t+1} = following [N, d]).
+
+        xi [N, F] is the reward sample's noise; lam, nu, scale [N, 1] per pair.
+        """
+        size = model.feature_size
+        moment_mean, moment_std = self._particle_moments(model, current, eps, eta)
+        mean_next, std_next = following[:, :size], tf.abs(following[:, size:2 * size])
+        dyn = tf.sqrt(lam) * self.s.dyn_scale * tf.concat([mean_next - moment_mean, std_next - moment_std], -1)
+        act = tf.sqrt(nu) * self.s.act_scale * bound_violation(current[:, 2 * size:])
+        reward = tf.nn.softplus(-model.reward(mean_next + std_next * xi))[:, None]
+        return scale * tf.concat([dyn, act, reward], -1)
+
+    def _pair_jacobians(self, model, x, eps, eta, xi, lam, nu):
+        """Residuals [B, H, m] and Jacobians w.r.t. x_t and x_{t+1}, [B, H, m, d] each.
+
+        x [B, H+1, d]; eps, eta [B H, P, F]; xi [B H, F]; lam, nu [B, H]. Each pair's
+        residual depends on its two plan entries only, so one batch_jacobian over the B*H
+        pairs gives both blocks (the rows of different pairs are independent).
+        """
+        batch, pairs, width = tf.shape(x)[0], x.shape[1] - 1, x.shape[-1]
+        current = tf.reshape(x[:, :-1], [-1, width])
+        following = tf.reshape(x[:, 1:], [-1, width])
+        scale = tf.reshape(tf.repeat(self._normaliser(lam, nu), pairs, axis=1), [-1, 1])
+        lam_flat, nu_flat = tf.reshape(lam, [-1, 1]), tf.reshape(nu, [-1, 1])
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch([current, following])
+            residual = self._pair_residuals(model, current, following, eps, eta, xi, lam_flat, nu_flat, scale)
+        jac_current = tape.batch_jacobian(residual, current, experimental_use_pfor=True)
+        jac_next = tape.batch_jacobian(residual, following, experimental_use_pfor=True)
+        del tape
+        m = residual.shape[-1]
+        return (tf.reshape(residual, [batch, pairs, m]), tf.reshape(jac_current, [batch, pairs, m, width]),
+                tf.reshape(jac_next, [batch, pairs, m, width]))
+
+    def _violations(self, model: LatentModel, x: tf.Tensor, eps: tf.Tensor,
+                    eta: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Moment-matching violation v_dyn [B, H] and action violation v_act [B, H] of x."""
+        size, width = model.feature_size, x.shape[-1]
+        batch, pairs = tf.shape(x)[0], x.shape[1] - 1
+        moment_mean, moment_std = self._particle_moments(model, tf.reshape(x[:, :-1], [-1, width]), eps, eta)
+        following = tf.reshape(x[:, 1:], [-1, width])
+        gap = tf.concat([following[:, :size] - moment_mean, tf.abs(following[:, size:2 * size]) - moment_std], -1)
+        v_dyn = tf.reshape(tf.reduce_sum(tf.square(gap), -1), [batch, pairs])
+        v_act = tf.reduce_sum(tf.nn.relu(tf.square(x[:, :-1, 2 * size:]) - 1.0), -1)
+        return v_dyn, v_act
+
+    # --- the optimisation ----------------------------------------------------------------
+    def _build(self, model: LatentModel):
+        s = self.s
+        size, actions_size = model.feature_size, model.action_size
+        width = 2 * size + actions_size
+        dtype = tf.float64 if s.solver_dtype == "float64" else tf.float32
+
+        def expected_returns(observed, actions, seed):
+            """Mean return [B] of n_particles stochastic rollouts of actions [B, H, A]."""
+            plans, particles = tf.shape(actions)[0], s.n_particles
+            feature = tf.repeat(observed, particles, axis=0)
+            repeated = tf.repeat(actions, particles, axis=0)
+            noise = tf.random.stateless_normal([s.horizon, plans * particles, size], seed=seed)
+            total = tf.zeros([plans * particles])
+            for t in range(s.horizon):
+                mean, std = step_moments(model, feature, repeated[:, t])
+                feature = mean + std * noise[t]
+                total += model.reward(feature)
+            return tf.reduce_mean(tf.reshape(total, [plans, particles]), 1)
+
+        def optimise(feature, seed):
+            plans, pairs = s.parallel_plans, s.horizon
+            seeds = tf.random.experimental.stateless_split(seed, 5)
+            init = tf.random.stateless_normal([plans, pairs + 1, size + actions_size], seed=seeds[0])
+            observed = tf.repeat(feature, plans, axis=0)
+            means = tf.concat([observed[:, None], init[:, 1:, :size]], 1)
+            scales = tf.fill([plans, pairs + 1, size], s.init_std)
+            x = tf.concat([means, scales, init[..., size:]], -1)
+            shape = [plans * pairs, s.n_particles, size]
+            eps, eta = standardised_normal(shape, seeds[1]), standardised_normal(shape, seeds[2])
+            xis = tf.random.stateless_normal([s.iterations, plans * pairs, size], seed=seeds[3])
+            lam = tf.fill([plans, pairs], s.init_lam)
+            nu = tf.fill([plans, pairs], s.init_nu)
+            # r_0 = 1000 [m_1 - observed, s_1 - init_std] pins the first belief.
+            pin = tf.concat([tf.eye(2 * size), tf.zeros([2 * size, actions_size])], 1)
+            first_jac = tf.tile(PIN_WEIGHT * pin[None], [plans, 1, 1])
+            v_dyn, v_act = self._violations(model, x, eps, eta)
+            names = ("dynamics_violation", "action_violation", "lambda_mean", "nu_mean", "predicted_reward",
+                     "std_mean")
+            curves = {name: tf.TensorArray(tf.float32, s.iterations) for name in names}
+            for i in tf.range(s.iterations):
+                first_residual = PIN_WEIGHT * tf.concat(
+                    [x[:, 0, :size] - observed, x[:, 0, size:2 * size] - s.init_std], -1)
+                residual, jac_current, jac_next = self._pair_jacobians(model, x, eps, eta, xis[i], lam, nu)
+                delta = gauss_newton_step(jac_current, jac_next, residual, s.damping / 2, first_jac,
+                                          first_residual, dtype=dtype)
+                x = x - delta
+                v_dyn, v_act = self._violations(model, x, eps, eta)
+                if s.lm_update_every > 0 and i % s.lm_update_every == s.lm_update_every - 1:
+                    lam = dual_update(lam, v_dyn, s.dyn_threshold)
+                    nu = dual_update(nu, v_act, s.act_threshold)
+                curves["dynamics_violation"] = curves["dynamics_violation"].write(i, tf.reduce_mean(v_dyn))
+                curves["action_violation"] = curves["action_violation"].write(i, tf.reduce_mean(v_act))
+                curves["lambda_mean"] = curves["lambda_mean"].write(i, tf.reduce_mean(lam))
+                curves["nu_mean"] = curves["nu_mean"].write(i, tf.reduce_mean(nu))
+                curves["predicted_reward"] = curves["predicted_reward"].write(
+                    i, tf.reduce_mean(tf.reduce_sum(model.reward(x[:, 1:, :size]), 1)))
+                curves["std_mean"] = curves["std_mean"].write(i, tf.reduce_mean(tf.abs(x[:, 1:, size:2 * size])))
+            actions = tf.clip_by_value(x[:, :-1, 2 * size:], -1.0, 1.0)
+            actions = tf.where(tf.math.is_finite(actions), actions, tf.zeros_like(actions))
+            _, rewards = rollout(model, observed, actions)
+            returns = tf.reduce_sum(rewards, 1)
+            # The plan kept is the best under the stochastic model (as the original does).
+            expected = expected_returns(observed, actions, seeds[4])
+            expected = tf.where(tf.math.is_finite(expected), expected, tf.fill(tf.shape(expected), -np.inf))
+            best = tf.argmax(expected)
+            final = {"dynamics_violation": tf.reduce_mean(v_dyn[best]), "action_violation": tf.reduce_mean(v_act[best]),
+                     "lambda_mean": tf.reduce_mean(lam[best]), "lambda_max": tf.reduce_max(lam[best]),
+                     "nu_mean": tf.reduce_mean(nu[best]), "predicted_return": returns[best],
+                     "expected_return": expected[best],
+                     "std_mean": tf.reduce_mean(tf.abs(x[best, 1:, size:2 * size]))}
+            return x[best], final, {name: curve.stack() for name, curve in curves.items()}
+
+        return optimise
+
+    def plan(self, model: LatentModel, feature: tf.Tensor) -> PlanResult:
+        """Plan from ``feature`` [1, F]: actions [H, A] in [-1, 1], planned means as features."""
+        start = time.perf_counter()
+        self._seed += 2
+        x, final, curves = self._optimise(model, tf.convert_to_tensor(feature, tf.float32),
+                                          tf.constant([self._seed, 11], tf.int32))
+        x = x.numpy()
+        size = model.feature_size
+        diagnostics = {name: float(value) for name, value in final.items()}
+        actions, bad = finite_actions(x[:-1, 2 * size:], diagnostics["predicted_return"])
+        diagnostics.update(iterations=float(self.s.iterations), nonfinite_actions=float(bad),
+                           plan_seconds=time.perf_counter() - start)
+        return PlanResult(actions, diagnostics, {k: v.numpy() for k, v in curves.items()}, features=x[:, :size])
