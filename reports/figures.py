@@ -60,8 +60,10 @@ def _legend(fig, methods: Sequence[str], colours: dict[str, str], columns: int =
     if not methods:
         return
     handles = [Line2D([], [], color=colours[m], lw=2.2) for m in methods]
+    # About 1.9 inches per legend entry, so a narrow (one-panel) figure wraps its legend.
+    fits = max(1, int(fig.get_figwidth() / 1.9))
     fig.legend(handles, [method_title(m) for m in methods], loc="outside lower center",
-               ncol=min(len(methods), columns), frameon=False)
+               ncol=min(len(methods), columns, fits), frameon=False)
 
 
 def _label_outer(axes: Sequence, columns: int, xlabel: str, ylabels: Sequence[str]) -> None:
