@@ -98,6 +98,12 @@ def train_and_evaluate(
         for episode in load_episodes(episode_dir):
             replay.add(episode)
     last_summary: dict[str, float] = {}
+    if resume is None and replay.episodes and config["pretrain"] > 0:
+        # Offline pre-training (the original's --offline_dir with --pretrain N): learn from
+        # the offline episodes before the first environment step.
+        for name, value in agent.train(replay, config["pretrain"]).items():
+            log(f"train/{name}", value, 0)
+        state.trained_once = True
 
     def after_decision(env_steps: int) -> None:
         state.step += env_steps

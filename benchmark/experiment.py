@@ -168,7 +168,7 @@ def _train(config: dict[str, Any], run, run_dir: Path, resume: tuple[Path, LoopS
     from agents.registry import build_agent
     from envs.isolated import IsolatedEnv
 
-    config["offline_dir"] = _checked_offline_dir(config["offline_dir"], config["task"])
+    config["offline_dir"] = _checked_offline_dir(config["offline_dir"], config["task"], config["offline_episodes"])
     if resume is None and run_dir.exists():
         shutil.rmtree(run_dir)  # no checkpoint of this config to resume from: start clean
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -221,18 +221,33 @@ def _attach_last_episode(run, run_dir: Path) -> None:
         run.add_artifact(str(write_filmstrip(episode["image"], run_dir / "last_episode.png")))
 
 
-def _checked_offline_dir(offline_dir: str | None, task: str) -> str | None:
-    """The offline folder as an absolute path (relative ones are relative to the project)."""
+def _checked_offline_dir(offline_dir: str | None, task: str, episodes: int) -> str | None:
+    """The offline folder as an absolute path, generated first if it holds no episodes.
+
+    Relative paths are relative to the project. Generation (MetaWorld's scripted experts,
+    `run_suite.py offline`) runs in a child process, since rendering must stay out of a
+    process that will import TensorFlow, and under a file lock, so parallel seeds of one task
+    generate the data once.
+    """
     if offline_dir is None:
         return None
-    path = Path(offline_dir)
-    if not path.is_absolute():
-        path = Path(__file__).resolve().parent.parent / path
-    if not any(path.glob("*.npz")):
-        raise FileNotFoundError(
-            f"offline_dir {path} holds no episodes; generate them with "
-            f"`python run_suite.py offline --task {task}` or set offline_dir=null"
-        )
+    import fcntl
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    path = Path(offline_dir) if Path(offline_dir).is_absolute() else root / offline_dir
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not any(path.glob("*.npz")):
+            command = [sys.executable, str(root / "run_suite.py"), "offline", "--task", task,
+                       "--episodes", str(episodes), "--out", str(path)]
+            generated = subprocess.run(command, capture_output=True, text=True)
+            if generated.returncode != 0 or not any(path.glob("*.npz")):
+                tail = (generated.stderr.strip().splitlines() or ["no output"])[-1]
+                raise RuntimeError(f"could not generate offline episodes in {path}: {tail}; "
+                                   f"run `python run_suite.py offline --task {task}` to see why")
     return str(path)
 
 

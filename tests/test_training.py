@@ -111,3 +111,15 @@ def test_a_killed_run_resumes_from_its_checkpoint_without_duplicated_steps(datab
     assert sorted(a["name"] for a in eval_run["artifacts"]) == ["eval_episode000.gif", "eval_episode001.gif"]
     skipped = run_cli(*args, results=results_dir, db_name=database.db_name)
     assert "1 already completed, 0 to run" in skipped.stdout, "an evaluation must not count as a training run"
+
+
+def test_offline_data_is_generated_once_and_pretrains_the_model(database, results_dir, tmp_path):
+    offline = tmp_path / "offline_thermos"
+    args = ["run", "--suite", "paper", "--tasks", "mw_thermos", "--methods", "latco", "--seeds", "0",
+            "--profile", "smoke", f"offline_dir={offline}", "offline_episodes=2", "steps=50", "prefill=0"]
+    result = run_cli(*args, results=results_dir, db_name=database.db_name)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(list(offline.glob("*.npz"))) == 2, "the expert episodes are generated into offline_dir"
+    [run] = list(database.database().runs.find())
+    model_loss = database.database().metrics.find_one({"run_id": run["_id"], "name": "train/model_loss"})
+    assert model_loss["steps"][0] == 0, "offline pre-training happens before the first environment step"
