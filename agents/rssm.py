@@ -18,12 +18,60 @@ State = dict[str, tf.Tensor]
 MIN_STD = 0.1  # std = softplus(.) + 0.1, as in the original
 
 
+class GRU(keras.layers.Layer):
+    """A gated recurrent unit with the reset gate applied after the recurrent product.
+
+    Written out (rather than keras.layers.GRUCell) so its equations, and the analytic
+    Jacobian LatCo needs from them, sit side by side:
+
+        z = sigmoid(x Wz + h Uz + bz),   r = sigmoid(x Wr + h Ur + br)
+        c = h Un + bc,                   n = tanh(x Wn + bn + r * c)
+        h' = z * h + (1 - z) * n
+    """
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape) -> None:
+        inputs, units = input_shape[-1], self.units
+        self.kernel = self.add_weight(shape=(inputs, 3 * units), initializer="glorot_uniform", name="kernel")
+        self.recurrent = self.add_weight(shape=(units, 3 * units), initializer="orthogonal", name="recurrent")
+        self.bias = self.add_weight(shape=(4 * units,), initializer="zeros", name="bias")
+
+    def _parts(self, x: tf.Tensor, h: tf.Tensor):
+        xz, xr, xn = tf.split(x @ self.kernel, 3, -1)
+        hz, hr, hn = tf.split(h @ self.recurrent, 3, -1)
+        bz, br, bn, bc = tf.split(self.bias, 4)
+        z = tf.sigmoid(xz + hz + bz)
+        r = tf.sigmoid(xr + hr + br)
+        c = hn + bc
+        n = tf.tanh(xn + bn + r * c)
+        return z, r, c, n
+
+    def call(self, x: tf.Tensor, h: tf.Tensor) -> tf.Tensor:
+        z, _, _, n = self._parts(x, h)
+        return z * h + (1.0 - z) * n
+
+    def jacobians(self, x: tf.Tensor, h: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """d h' / d x [B, units, inputs] and d h' / d h [B, units, units], from the equations."""
+        z, r, c, n = self._parts(x, h)
+        wz, wr, wn = [tf.transpose(w) for w in tf.split(self.kernel, 3, -1)]
+        uz, ur, un = [tf.transpose(w) for w in tf.split(self.recurrent, 3, -1)]
+        via_z = ((h - n) * z * (1.0 - z))[..., None]          # d h' / d pre_z
+        via_n = ((1.0 - z) * (1.0 - tf.square(n)))[..., None]  # d h' / d pre_n
+        via_r = via_n * (c * r * (1.0 - r))[..., None]         # d h' / d pre_r
+        d_x = via_z * wz + via_n * wn + via_r * wr
+        d_h = tf.linalg.diag(z) + via_z * uz + via_n * (r[..., None] * un) + via_r * ur
+        return d_x, d_h
+
+
 class RSSM(keras.layers.Layer):
     def __init__(self, stoch: int, deter: int, hidden: int, **kwargs):
         super().__init__(**kwargs)
         self.stoch_size, self.deter_size = stoch, deter
         self.img_in = keras.layers.Dense(hidden, activation="elu")
-        self.cell = keras.layers.GRUCell(deter)
+        self.cell = GRU(deter)
         self.img_out = keras.layers.Dense(hidden, activation="elu")
         self.img_dist = keras.layers.Dense(2 * stoch)
         self.obs_out = keras.layers.Dense(hidden, activation="elu")
@@ -56,8 +104,7 @@ class RSSM(keras.layers.Layer):
     def deter_step(self, stoch: tf.Tensor, deter: tf.Tensor, action: tf.Tensor) -> tf.Tensor:
         """h_{t+1} from (z_t, h_t, a_t)."""
         x = self.img_in(tf.concat([stoch, action], -1))
-        _, [deter] = self.cell(x, [deter])
-        return deter
+        return self.cell(x, deter)
 
     def img_step(self, state: State, action: tf.Tensor, sample: bool = True) -> State:
         """Prior: the next state without an observation."""
@@ -95,3 +142,28 @@ class RSSM(keras.layers.Layer):
         next_deter = self.deter_step(stoch, deter, action)
         mean, _ = tf.split(self.img_dist(self.img_out(next_deter)), 2, -1)
         return tf.concat([mean, next_deter], -1)
+
+    def imagine_mean_jacobian(self, feature: tf.Tensor, action: tf.Tensor) -> tf.Tensor:
+        """d imagine_mean / d [feature, action]: [B, F, F + A], by the chain rule.
+
+        Analytic instead of automatic differentiation: LatCo needs this Jacobian for every
+        pair of every Gauss-Newton iteration, and reverse mode would run one backward pass
+        per output (230 at paper size); here it is a few small matrix products per row.
+        """
+        stoch, deter = tf.split(feature, [self.stoch_size, self.deter_size], -1)
+        inputs = tf.concat([stoch, action], -1)
+        pre_in = inputs @ self.img_in.kernel + self.img_in.bias
+        x = tf.nn.elu(pre_in)
+        d_x, d_h = self.cell.jacobians(x, deter)
+        # elu'(u) = 1 for u > 0, exp(u) otherwise.
+        d_in = tf.transpose(self.img_in.kernel)[None] * tf.where(pre_in > 0, 1.0, tf.exp(pre_in))[..., None]
+        d_deter_inputs = d_x @ d_in  # [B, deter, stoch + action]
+        next_deter = self.cell(x, deter)
+        pre_out = next_deter @ self.img_out.kernel + self.img_out.bias
+        mean_kernel = self.img_dist.kernel[:, : self.stoch_size]
+        d_mean = tf.transpose(mean_kernel)[None] @ (
+            tf.transpose(self.img_out.kernel)[None] * tf.where(pre_out > 0, 1.0, tf.exp(pre_out))[..., None]
+        )  # [B, stoch, deter]
+        stoch_cols, action_cols = tf.split(d_deter_inputs, [self.stoch_size, action.shape[-1]], -1)
+        d_next_deter = tf.concat([stoch_cols, d_h, action_cols], -1)  # columns: [stoch, deter, action]
+        return tf.concat([d_mean @ d_next_deter, d_next_deter], 1)

@@ -112,6 +112,10 @@ class RSSMLatentModel:
     def reward(self, feature: tf.Tensor) -> tf.Tensor:
         return self._model.reward(feature)
 
+    def step_jacobian(self, feature: tf.Tensor, action: tf.Tensor) -> tf.Tensor:
+        """d step / d [feature, action]: [B, F, F + A] (optional part of the protocol)."""
+        return self._model.rssm.imagine_mean_jacobian(feature, action)
+
     def decode(self, feature: tf.Tensor) -> tf.Tensor:
         """Mean image in [-0.5, 0.5] for plan visualisation and image collocation."""
         return self._model.decoder(feature)

@@ -123,3 +123,15 @@ def test_offline_data_is_generated_once_and_pretrains_the_model(database, result
     [run] = list(database.database().runs.find())
     model_loss = database.database().metrics.find_one({"run_id": run["_id"], "name": "train/model_loss"})
     assert model_loss["steps"][0] == 0, "offline pre-training happens before the first environment step"
+
+
+def test_analytic_step_jacobian_equals_automatic_differentiation():
+    model = RSSMLatentModel(WorldModel(CONFIG, 4))
+    feature = tf.random.normal([3, model.feature_size])
+    action = tf.random.uniform([3, 4], -1.5, 1.5)
+    joint = tf.concat([feature, action], -1)
+    with tf.GradientTape() as tape:
+        tape.watch(joint)
+        predicted = model.step(joint[:, : model.feature_size], joint[:, model.feature_size:])
+    automatic = tape.batch_jacobian(predicted, joint)
+    np.testing.assert_allclose(model.step_jacobian(feature, action).numpy(), automatic.numpy(), atol=1e-5)

@@ -135,8 +135,11 @@ class LatCo:
             tape.watch([current, features_next])
             predicted = model.step(current[:, :size], current[:, size:])
             reward = model.reward(features_next)
-        step_jac = tape.batch_jacobian(predicted, current, experimental_use_pfor=True)  # [BH, F, d]
         reward_grad = tape.gradient(reward, features_next)  # [BH, F]
+        if hasattr(model, "step_jacobian"):  # analytic, when the model offers it
+            step_jac = model.step_jacobian(current[:, :size], current[:, size:])
+        else:
+            step_jac = tape.batch_jacobian(predicted, current, experimental_use_pfor=True)  # [BH, F, d]
         del tape
         as_pairs = lambda t: tf.reshape(t, tf.concat([[batch, pairs], tf.shape(t)[1:]], 0))  # noqa: E731
         step_jac, gap = as_pairs(step_jac), as_pairs(features_next - predicted)
