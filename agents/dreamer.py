@@ -289,6 +289,8 @@ class DreamerAgent:
             if training:
                 mean = mean + std * self._rng.standard_normal(mean.shape)
             action = np.tanh(mean)
+            if training:  # Dreamer v1's additive exploration noise (expl_noise, 0.3)
+                action = action + self._rng.normal(0.0, self._config["expl_noise"], action.shape)
         action = np.clip(action, -1.0, 1.0).astype(np.float32)
         self._filter.record_action(action)
         return action

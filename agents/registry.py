@@ -53,7 +53,7 @@ PLANNERS: dict[str, Callable[[Mapping[str, Any]], Planner]] = {
     "shooting_gd": _shooting_gd,
     "shooting_gn": _shooting_gn,
 }
-IMPLEMENTED = ("random", *PLANNERS)
+IMPLEMENTED = ("random", "dreamer", *PLANNERS)
 
 
 def check_implemented(agent: str, method: str) -> None:
@@ -72,6 +72,10 @@ def build_agent(config: Mapping[str, Any], action_size: int) -> Agent:
         from agents.random_agent import RandomAgent
 
         return RandomAgent(action_size, config["seed"])
+    if agent == "dreamer":
+        from agents.dreamer import DreamerAgent
+
+        return DreamerAgent(config, action_size)
     from agents.model_based import ModelBasedAgent
 
     return ModelBasedAgent(config, action_size, PLANNERS[agent](config))

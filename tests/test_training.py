@@ -135,3 +135,16 @@ def test_analytic_step_jacobian_equals_automatic_differentiation():
         predicted = model.step(joint[:, : model.feature_size], joint[:, model.feature_size:])
     automatic = tape.batch_jacobian(predicted, joint)
     np.testing.assert_allclose(model.step_jacobian(feature, action).numpy(), automatic.numpy(), atol=1e-5)
+
+
+def test_decoder_first_layer_as_matrix_product_equals_the_transposed_convolution():
+    from agents.networks import ConvDecoder
+
+    decoder = ConvDecoder(4)
+    feature = tf.random.normal([3, 20])
+    fast = decoder(feature)
+    x = tf.reshape(decoder.dense(feature), [-1, 1, 1, 32 * 4])
+    for layer in decoder.deconvs:
+        x = layer(x)
+    assert fast.shape == (3, 64, 64, 3)
+    np.testing.assert_allclose(fast.numpy(), x.numpy(), atol=1e-5)
