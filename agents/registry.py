@@ -45,7 +45,21 @@ def _latco(c: Mapping[str, Any]) -> Planner:
     return LatCo(LatcoSettings.from_config(c), c["seed"])
 
 
+def _platco(c: Mapping[str, Any]) -> Planner:
+    from agents.planners.platco import PLatCo, PlatcoSettings
+
+    return PLatCo(PlatcoSettings.from_config(c), c["seed"])
+
+
+def _image_colloc(c: Mapping[str, Any]) -> Planner:
+    from agents.planners.image_colloc import ImageColloc, ImageCollocSettings
+
+    return ImageColloc(ImageCollocSettings.from_config(c), c["seed"])
+
+
 PLANNERS: dict[str, Callable[[Mapping[str, Any]], Planner]] = {
+    "platco": _platco,
+    "image_colloc": _image_colloc,
     "latco": _latco,
     "latco_first_order": _latco,
     "cem": _cem,

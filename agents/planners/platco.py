@@ -17,40 +17,48 @@ normaliser 1 / (mean_t sqrt(lam_t) s_dyn + mean_t sqrt(nu_t) s_act + 1):
 
     dynamics  sqrt(lam_t) s_dyn [m_{t+1} - mean_k y_k,  |s_{t+1}| - std_k y_k]       (2F)
     actions   sqrt(nu_t)  s_act max(|a_t| - 1, 0)                                     (A)
-    reward    softplus(-reward(m_{t+1} + |s_{t+1}| xi)),  xi ~ N(0, I)                (1)
+    reward    softplus(-reward(m_{t+1} + sg(|s_{t+1}|) xi)),  xi ~ N(0, I)            (1)
 
 with the particles p_k = m_t + |s_t| e_k and their stochastic successors
-y_k = step(p_k, a_t) + step_std(p_k, a_t) eta_k, k = 1 .. n_particles. The violation used by
-the dual update is v_t = ||m_{t+1} - mean y||^2 + || |s_{t+1}| - std y ||^2, and the
-multipliers move exactly as in LatCo (:func:`agents.planners.latco.dual_update`, threshold
-1e-2 for platco).
+y_k = step(p_k, a_t) + step_std(p_k, a_t) eta_k, k = 1 .. n_particles (sg = stop-gradient).
+The violation used by the dual update is v_t = ||m_{t+1} - mean y||^2 + || |s_{t+1}| - std y ||^2,
+and the multipliers move exactly as in LatCo (:func:`agents.planners.latco.dual_update`,
+threshold 1e-2 for platco). Actions are clipped to [-1, 1] at the end; the plan kept (of
+``parallel_plans``) is the one with the best mean return over n_particles stochastic rollouts.
 
-Sampling choices (and why):
+Choices (and why):
 
-* e_k and eta_k are drawn once per plan and standardised across particles (zero mean, unit
-  std per dimension), i.e. common random numbers over iterations. The moment-matching
-  residual is then a deterministic function of the plan, so Gauss-Newton converges to a plan
-  that satisfies it exactly (to the threshold), instead of chasing a Monte-Carlo noise floor
-  of about F std^2 / n_particles, which would keep the multipliers growing for ever. With
-  standardised e_k the particles reproduce the planned belief's first two moments exactly.
+* e_k and eta_k are drawn once per plan (common random numbers over iterations), standardised
+  across particles, and eta is orthogonalised against e (:func:`particle_noise`). The moment
+  residual is then a deterministic function of the plan, so Gauss-Newton can satisfy it to the
+  threshold instead of chasing a Monte-Carlo noise floor of about F std^2 / n_particles (which
+  would keep the multipliers growing for ever), and the particles reproduce the planned
+  belief's mean and std exactly.
 * xi, the reward sample, is drawn afresh at every iteration: a sample fixed for the whole
-  optimisation would let the planner tune the plan to one lucky outcome. Averaged over
-  iterations, the squared residual softplus(-r)^2 is convex and increasing in -r, so rare
-  catastrophic samples (-10) dominate lucky ones: the plan is risk-averse.
-* The standard deviation is parametrised by a raw, signed s (std = |s|) rather than log-std:
-  with std starting at 1e-6, d std / d log std = 1e-6 would make a damped Gauss-Newton step
-  on log-std move it by ~1e-4 per iteration (50 iterations could never open the belief), while
-  d|s|/ds = +-1 lets the std residual be matched in one step. N(m, s^2) is symmetric in the
-  sign of s, so nothing else changes.
+  optimisation would let the planner tune the plan to one lucky outcome. Over iterations the
+  squared residual softplus(-r)^2, convex and increasing in -r, lets rare catastrophic samples
+  (-10) outweigh lucky ones, which pushes the planned means out of high-spread regions.
+* The reward does not differentiate through the std (sg above), as in the original: otherwise
+  each iteration's single sample kicks the stds at random (measured: position stds of a
+  noise-free coordinate grew to 0.7 on the lottery test model). The stds are set by moment
+  matching alone; risk enters through the means.
+* The std is parametrised by a raw, signed s (std = |s|), not log-std: with std starting at
+  1e-6, d std / d log std = 1e-6 would let a damped Gauss-Newton step move log-std by ~1e-4 per
+  iteration, while d|s|/ds = +-1 matches the std residual in one step. N(m, s^2) does not
+  depend on the sign of s.
 
 Optimiser: Gauss-Newton, one damped step per iteration on [m, s, a], with the block-tridiagonal
-solver of agents/gauss_newton.py (every residual touches only x_t and x_{t+1}), as LatCo. It
-is stable here because the particle noise is fixed (above); only the 1-row reward residual is
-stochastic, and it is bounded. The pair Jacobians are exact: one ``batch_jacobian`` through all
-particles. That costs about n_particles times a LatCo Jacobian (B H n_particles F
-backward rows); at paper size (F = 230, H = 20..30, 50 particles) it is minutes per plan on a
-CPU, so runs with the RSSM need few plans or a GPU. Adam on the same residuals would be cheaper
-per iteration but needs hundreds of iterations, not the 50 of the protocol.
+solver of agents/gauss_newton.py (every residual touches only x_t and x_{t+1}), as LatCo. With
+the particle noise fixed, only the single reward row changes between iterations, and full
+steps were stable in every test; Adam was not needed, and would need hundreds of iterations
+rather than the protocol's 50. The pair Jacobian w.r.t. x_t is by default that of the
+linearised (delta-method) moment propagation, see :meth:`PLatCo._linearised_jacobians`;
+differentiating through every particle (``exact_jacobian=True``) costs about n_particles times
+more. Measured on a paper-size RSSM (F = 230, 50 particles, one core): exact 8.4 s per
+iteration and 6.3 GB at H = 10; linearised 0.5 s per iteration at H = 20, ~25 s per plan
+(LatCo: ~0.03 s per iteration). On the lottery test model (tests/test_platco_image_colloc.py)
+PLatCo chose the safe goal for 13 of 14 seeds linearised and 14 of 14 exact, where LatCo chose
+the risky one for 14 of 14.
 
 Protocol extension: an optional ``step_std(feature [B, F], action [B, A]) -> [B, F]``, the
 standard deviation of the model's transition noise around ``step`` (for an RSSM, the prior
@@ -73,6 +81,7 @@ from agents.gauss_newton import gauss_newton_step
 from agents.planners.base import CompiledPerModel, LatentModel, PlanResult, finite_actions, rollout
 from agents.planners.latco import PIN_WEIGHT, dual_update
 from agents.planners.shooting import bound_violation
+from agents.rssm import MIN_STD
 
 STD_FLOOR = 1e-12  # added to particle variances so sqrt stays differentiable at zero spread
 
@@ -99,6 +108,7 @@ class PlatcoSettings:
     n_particles: int = 50
     parallel_plans: int = 1
     solver_dtype: str = "float64"
+    exact_jacobian: bool = False  # differentiate through every particle (small models only)
 
     @classmethod
     def from_config(cls, c: Mapping[str, Any]) -> PlatcoSettings:
@@ -124,8 +134,6 @@ def step_moments(model: LatentModel, feature: tf.Tensor, action: tf.Tensor) -> t
     if rssm is None:
         mean = model.step(feature, action)
         return mean, tf.zeros_like(mean)
-    from agents.rssm import MIN_STD
-
     stoch, deter = tf.split(feature, [rssm.stoch_size, rssm.deter_size], -1)
     next_deter = rssm.deter_step(stoch, deter, action)
     mean, raw_std = tf.split(rssm.img_dist(rssm.img_out(next_deter)), 2, -1)
@@ -133,14 +141,26 @@ def step_moments(model: LatentModel, feature: tf.Tensor, action: tf.Tensor) -> t
     return tf.concat([mean, next_deter], -1), tf.concat([std, tf.zeros_like(next_deter)], -1)
 
 
-def standardised_normal(shape: tf.Tensor | list, seed: tf.Tensor) -> tf.Tensor:
-    """Normal draws [N, P, F] rescaled to zero mean and unit std over the particle axis P.
+def particle_noise(shape: tf.Tensor | list, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Particle noise e and transition noise eta, [N, P, F] each, for N pairs of P particles.
 
-    Why: particles m + |s| e then have exactly mean m and std |s| (see the module docstring).
+    Both are standardised over the particle axis P (zero mean, unit std per dimension), and
+    eta is orthogonalised against e dimension by dimension. Why: particles m + |s| e then
+    have exactly mean m and std |s|, and for a locally linear step with diagonal Jacobian the
+    particle std of the successors is exactly sqrt(G^2 s^2 + sigma^2), the formula the
+    linearised Jacobian differentiates; without the orthogonalisation a sample correlation of
+    order 1/sqrt(P) between e and eta makes residual and Jacobian disagree.
     """
-    e = tf.random.stateless_normal(shape, seed=seed)
-    e = e - tf.reduce_mean(e, 1, keepdims=True)
-    return e / tf.sqrt(tf.reduce_mean(tf.square(e), 1, keepdims=True) + 1e-12)
+    first, second = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+
+    def standardise(e: tf.Tensor) -> tf.Tensor:
+        e = e - tf.reduce_mean(e, 1, keepdims=True)
+        return e / tf.sqrt(tf.reduce_mean(tf.square(e), 1, keepdims=True) + 1e-12)
+
+    eps = standardise(tf.random.stateless_normal(shape, seed=first))
+    eta = standardise(tf.random.stateless_normal(shape, seed=second))
+    eta = standardise(eta - tf.reduce_mean(eta * eps, 1, keepdims=True) * eps)
+    return eps, eta
 
 
 class PLatCo:
@@ -189,30 +209,110 @@ class PLatCo:
         mean_next, std_next = following[:, :size], tf.abs(following[:, size:2 * size])
         dyn = tf.sqrt(lam) * self.s.dyn_scale * tf.concat([mean_next - moment_mean, std_next - moment_std], -1)
         act = tf.sqrt(nu) * self.s.act_scale * bound_violation(current[:, 2 * size:])
-        reward = tf.nn.softplus(-model.reward(mean_next + std_next * xi))[:, None]
+        reward = tf.nn.softplus(-model.reward(mean_next + tf.stop_gradient(std_next) * xi))[:, None]
         return scale * tf.concat([dyn, act, reward], -1)
 
-    def _pair_jacobians(self, model, x, eps, eta, xi, lam, nu):
+    def _pair_jacobians(self, model: LatentModel, x: tf.Tensor, eps: tf.Tensor, eta: tf.Tensor, xi: tf.Tensor,
+                        lam: tf.Tensor, nu: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Residuals [B, H, m] and Jacobians w.r.t. x_t and x_{t+1}, [B, H, m, d] each.
 
         x [B, H+1, d]; eps, eta [B H, P, F]; xi [B H, F]; lam, nu [B, H]. Each pair's
-        residual depends on its two plan entries only, so one batch_jacobian over the B*H
-        pairs gives both blocks (the rows of different pairs are independent).
+        residual depends on its two plan entries only, so the B*H pairs are handled as a
+        batch. Exact: one batch_jacobian through every particle. Linearised (default): see
+        :meth:`_linearised_jacobians`.
         """
         batch, pairs, width = tf.shape(x)[0], x.shape[1] - 1, x.shape[-1]
         current = tf.reshape(x[:, :-1], [-1, width])
         following = tf.reshape(x[:, 1:], [-1, width])
         scale = tf.reshape(tf.repeat(self._normaliser(lam, nu), pairs, axis=1), [-1, 1])
         lam_flat, nu_flat = tf.reshape(lam, [-1, 1]), tf.reshape(nu, [-1, 1])
-        with tf.GradientTape(persistent=True) as tape:
-            tape.watch([current, following])
-            residual = self._pair_residuals(model, current, following, eps, eta, xi, lam_flat, nu_flat, scale)
-        jac_current = tape.batch_jacobian(residual, current, experimental_use_pfor=True)
-        jac_next = tape.batch_jacobian(residual, following, experimental_use_pfor=True)
-        del tape
+        if self.s.exact_jacobian:
+            with tf.GradientTape(persistent=True) as tape:
+                tape.watch([current, following])
+                residual = self._pair_residuals(model, current, following, eps, eta, xi, lam_flat, nu_flat, scale)
+            jac_current = tape.batch_jacobian(residual, current, experimental_use_pfor=True)
+            jac_next = tape.batch_jacobian(residual, following, experimental_use_pfor=True)
+            del tape
+        else:
+            residual, jac_current, jac_next = self._linearised_jacobians(
+                model, current, following, eps, eta, xi, lam_flat, nu_flat, scale)
         m = residual.shape[-1]
         return (tf.reshape(residual, [batch, pairs, m]), tf.reshape(jac_current, [batch, pairs, m, width]),
                 tf.reshape(jac_next, [batch, pairs, m, width]))
+
+    def _linearised_jacobians(self, model: LatentModel, current: tf.Tensor, following: tf.Tensor, eps: tf.Tensor,
+                              eta: tf.Tensor, xi: tf.Tensor, lam: tf.Tensor, nu: tf.Tensor,
+                              scale: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Residuals [N, m] (from the particles) and Jacobians [N, m, d] of N pairs.
+
+        Why: the exact Jacobian of particle moments needs a backward pass per particle and
+        output row (N P F rows, measured 8 s per iteration and 6 GB at F = 230, H = 10, 50
+        particles on one core). Here the moments' Jacobian is that of their first-order
+        (delta-method) propagation around the mean, y ~ mu(m, a) + G (p - m) + sigma(m, a) eta
+        with G = d mu / d f, which needs one Jacobian of [mu, sigma] at the mean (2F rows per
+        pair, twice LatCo's cost; F rows when the model offers ``step_jacobian``):
+
+            d mean_y / d (m, s, a)   = [G_f, 0, G_a]
+            d std_y_i / d s_j        = G_ij^2 s_j / std_lin_i,   std_lin_i^2 = sum_j G_ij^2 s_j^2 + sigma_i^2
+            d std_y_i / d (m, a)     = sigma_i (d sigma_i / d (m, a)) / std_lin_i
+
+        (second derivatives of the step are dropped). The Jacobians w.r.t. x_{t+1} (the planned
+        moments themselves and the reward sample) and of the action rows are exact.
+        """
+        size, actions_size = model.feature_size, model.action_size
+        width = current.shape[-1]
+        mean, raw_scale, action = current[:, :size], current[:, size:2 * size], current[:, 2 * size:]
+        point = tf.concat([mean, action], -1)
+        analytic = hasattr(model, "step_jacobian")  # optional protocol part: d step / d [f, a]
+        with tf.GradientTape() as tape:
+            tape.watch(point)
+            _, sigma = moments = step_moments(model, point[:, :size], point[:, size:])
+            differentiated = sigma if analytic else tf.concat(moments, -1)
+        jac = tape.batch_jacobian(differentiated, point, experimental_use_pfor=True)  # [N, (2)F, F + A]
+        if analytic:
+            step_jac, std_jac = model.step_jacobian(mean, action), jac
+        else:
+            step_jac, std_jac = jac[:, :size], jac[:, size:]
+        moment_mean, moment_std = self._particle_moments(model, current, eps, eta)
+
+        mean_next, scale_next = following[:, :size], following[:, size:2 * size]
+        sign_next = tf.where(scale_next < 0.0, -1.0, 1.0)
+        sample = mean_next + tf.abs(scale_next) * xi
+        with tf.GradientTape() as tape:
+            tape.watch(sample)
+            reward = model.reward(sample)
+        reward_grad = tape.gradient(reward, sample)  # [N, F]
+        c_dyn = tf.sqrt(lam) * self.s.dyn_scale
+        c_act = tf.sqrt(nu) * self.s.act_scale
+        residual = scale * tf.concat([
+            c_dyn * (mean_next - moment_mean), c_dyn * (tf.abs(scale_next) - moment_std),
+            c_act * bound_violation(action), tf.nn.softplus(-reward)[:, None]], -1)
+
+        n = tf.shape(current)[0]
+        zeros = lambda rows, cols: tf.zeros(tf.stack([n, rows, cols]))  # noqa: E731
+        eye = tf.eye(size, batch_shape=[1])
+        # d / d x_{t+1}: rows [mean (F), std (F), actions (A), reward (1)] x columns [m', s', a'].
+        q = (-tf.sigmoid(-reward))[:, None] * reward_grad  # d softplus(-r) / d sample
+        jac_next = tf.concat([
+            tf.concat([c_dyn[..., None] * tf.tile(eye, [n, 1, 1]), zeros(size, size + actions_size)], -1),
+            tf.concat([zeros(size, size), c_dyn[..., None] * tf.linalg.diag(sign_next),
+                       zeros(size, actions_size)], -1),
+            zeros(actions_size, width),
+            tf.concat([q, tf.zeros([n, size + actions_size])], -1)[:, None],
+        ], 1)
+        # d / d x_t, linearised moment propagation.
+        step_f, step_a = step_jac[..., :size], step_jac[..., size:]
+        std_lin = tf.sqrt(tf.reduce_sum(tf.square(step_f * raw_scale[:, None]), -1) + tf.square(sigma) + STD_FLOOR)
+        std_by_scale = tf.square(step_f) * raw_scale[:, None] / std_lin[..., None]
+        std_by_point = (sigma / std_lin)[..., None] * std_jac
+        outside = tf.cast(tf.abs(action) > 1.0, current.dtype) * tf.sign(action)
+        jac_current = tf.concat([
+            -c_dyn[..., None] * tf.concat([step_f, zeros(size, size), step_a], -1),
+            -c_dyn[..., None] * tf.concat([std_by_point[..., :size], std_by_scale, std_by_point[..., size:]], -1),
+            tf.concat([zeros(actions_size, 2 * size), c_act[..., None] * tf.linalg.diag(outside)], -1),
+            zeros(1, width),
+        ], 1)
+        return residual, scale[..., None] * jac_current, scale[..., None] * jac_next
 
     def _violations(self, model: LatentModel, x: tf.Tensor, eps: tf.Tensor,
                     eta: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -230,7 +330,6 @@ class PLatCo:
     def _build(self, model: LatentModel):
         s = self.s
         size, actions_size = model.feature_size, model.action_size
-        width = 2 * size + actions_size
         dtype = tf.float64 if s.solver_dtype == "float64" else tf.float32
 
         def expected_returns(observed, actions, seed):
@@ -248,15 +347,15 @@ class PLatCo:
 
         def optimise(feature, seed):
             plans, pairs = s.parallel_plans, s.horizon
-            seeds = tf.random.experimental.stateless_split(seed, 5)
+            seeds = tf.random.experimental.stateless_split(seed, 4)
             init = tf.random.stateless_normal([plans, pairs + 1, size + actions_size], seed=seeds[0])
             observed = tf.repeat(feature, plans, axis=0)
             means = tf.concat([observed[:, None], init[:, 1:, :size]], 1)
             scales = tf.fill([plans, pairs + 1, size], s.init_std)
             x = tf.concat([means, scales, init[..., size:]], -1)
             shape = [plans * pairs, s.n_particles, size]
-            eps, eta = standardised_normal(shape, seeds[1]), standardised_normal(shape, seeds[2])
-            xis = tf.random.stateless_normal([s.iterations, plans * pairs, size], seed=seeds[3])
+            eps, eta = particle_noise(shape, seeds[1])
+            xis = tf.random.stateless_normal([s.iterations, plans * pairs, size], seed=seeds[2])
             lam = tf.fill([plans, pairs], s.init_lam)
             nu = tf.fill([plans, pairs], s.init_nu)
             # r_0 = 1000 [m_1 - observed, s_1 - init_std] pins the first belief.
@@ -289,7 +388,7 @@ class PLatCo:
             _, rewards = rollout(model, observed, actions)
             returns = tf.reduce_sum(rewards, 1)
             # The plan kept is the best under the stochastic model (as the original does).
-            expected = expected_returns(observed, actions, seeds[4])
+            expected = expected_returns(observed, actions, seeds[3])
             expected = tf.where(tf.math.is_finite(expected), expected, tf.fill(tf.shape(expected), -np.inf))
             best = tf.argmax(expected)
             final = {"dynamics_violation": tf.reduce_mean(v_dyn[best]), "action_violation": tf.reduce_mean(v_act[best]),
