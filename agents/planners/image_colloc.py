@@ -66,6 +66,7 @@ import numpy as np
 import tensorflow as tf
 
 from agents.planners.base import CompiledPerModel, LatentModel, PlanResult, finite_actions, rollout
+from agents.planners.latco import residual_normaliser
 from agents.planners.shooting import adam_update, bound_violation
 
 
@@ -138,9 +139,7 @@ class ImageColloc:
 
     def _normaliser(self, lam: tf.Tensor, nu: tf.Tensor) -> tf.Tensor:
         """[B, 1]: LatCo's per-plan scale, so growing multipliers do not swamp the reward."""
-        dyn = tf.reduce_mean(tf.sqrt(lam), 1) * self.s.dyn_scale
-        act = tf.reduce_mean(tf.sqrt(nu), 1) * self.s.act_scale
-        return (1.0 / (dyn + act + 1.0))[:, None]
+        return residual_normaliser(lam, nu, self.s.dyn_scale, self.s.act_scale)[:, None]
 
     def _build(self, model: LatentModel):
         s = self.s

@@ -83,6 +83,17 @@ def dual_update(multiplier: tf.Tensor, violation: tf.Tensor, threshold: float) -
     return multiplier * (1.0 + 0.1 * tf.math.log((violation + 0.1 * threshold) / threshold) / np.log(10.0))
 
 
+def residual_normaliser(lam: tf.Tensor, nu: tf.Tensor, dyn_scale: float, act_scale: float) -> tf.Tensor:
+    """[B]: 1 / (mean sqrt(lam) s_dyn + mean sqrt(nu) s_act + 1), one scale per plan.
+
+    Shared by every collocation planner: as the multipliers grow, the constraint residuals
+    would swamp the reward residual; dividing all residuals by this keeps them balanced.
+    """
+    dyn = tf.reduce_mean(tf.sqrt(lam), 1) * dyn_scale
+    act = tf.reduce_mean(tf.sqrt(nu), 1) * act_scale
+    return 1.0 / (dyn + act + 1.0)
+
+
 class LatCo:
     """Deterministic latent collocation planner over the latent-model protocol."""
 
@@ -93,10 +104,7 @@ class LatCo:
 
     # --- residuals -------------------------------------------------------------------
     def _normaliser(self, lam: tf.Tensor, nu: tf.Tensor) -> tf.Tensor:
-        """[B, 1, 1]: one scale per plan so growing multipliers do not swamp the reward."""
-        dyn = tf.reduce_mean(tf.sqrt(lam), 1) * self.s.dyn_scale
-        act = tf.reduce_mean(tf.sqrt(nu), 1) * self.s.act_scale
-        return (1.0 / (dyn + act + 1.0))[:, None, None]
+        return residual_normaliser(lam, nu, self.s.dyn_scale, self.s.act_scale)[:, None, None]
 
     def _pair_residuals(self, model: LatentModel, x: tf.Tensor, lam: tf.Tensor, nu: tf.Tensor) -> tf.Tensor:
         """All pair residuals [B, H, F + A + 1] of a plan x [B, H+1, F+A]."""

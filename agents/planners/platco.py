@@ -79,7 +79,7 @@ import tensorflow as tf
 
 from agents.gauss_newton import gauss_newton_step
 from agents.planners.base import CompiledPerModel, LatentModel, PlanResult, finite_actions, rollout
-from agents.planners.latco import PIN_WEIGHT, dual_update
+from agents.planners.latco import PIN_WEIGHT, dual_update, residual_normaliser
 from agents.planners.shooting import bound_violation
 from agents.rssm import MIN_STD
 
@@ -176,9 +176,7 @@ class PLatCo:
     # --- residuals -------------------------------------------------------------------
     def _normaliser(self, lam: tf.Tensor, nu: tf.Tensor) -> tf.Tensor:
         """[B, 1]: LatCo's per-plan scale, so growing multipliers do not swamp the reward."""
-        dyn = tf.reduce_mean(tf.sqrt(lam), 1) * self.s.dyn_scale
-        act = tf.reduce_mean(tf.sqrt(nu), 1) * self.s.act_scale
-        return (1.0 / (dyn + act + 1.0))[:, None]
+        return residual_normaliser(lam, nu, self.s.dyn_scale, self.s.act_scale)[:, None]
 
     def _particle_moments(self, model: LatentModel, current: tf.Tensor, eps: tf.Tensor,
                           eta: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
