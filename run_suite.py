@@ -3,7 +3,9 @@
 
     python run_suite.py list [--json]
     python run_suite.py run --suite smoke [--tasks ..] [--methods ..] [--seeds ..] [key=value ..]
+    python run_suite.py run --suite paper --launcher slurm --cluster PROFILE [--partition P --time T ..]
     python run_suite.py status --suite smoke
+    python run_suite.py cancel --suite paper [--tasks ..] [--methods ..] [--seeds ..]
     python run_suite.py report --suite smoke [--out DIR]
     python run_suite.py eval --suite smoke [--episodes 10]
     python run_suite.py db start|stop|status
@@ -31,7 +33,7 @@ def _add_selection(parser: argparse.ArgumentParser, suite_required: bool) -> Non
     parser.add_argument("--suite", required=suite_required, default=None if suite_required else "smoke")
     parser.add_argument("--tasks", nargs="+", help="only these tasks of the suite")
     parser.add_argument("--methods", nargs="+", help="only these methods or ablations of the suite")
-    parser.add_argument("--seeds", nargs="+", type=int, help="seeds (default: the suite's)")
+    parser.add_argument("--seeds", nargs="+", help="seeds (default: the suite's)")
     parser.add_argument("--profile", help="profile name (default: the suite's)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
 
@@ -67,12 +69,27 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a suite's grid (skips runs already completed)")
     _add_selection(run, suite_required=True)
     run.add_argument("--launcher", choices=("local", "slurm"), default="local")
-    run.add_argument("--max-parallel", type=int, default=1, help="concurrent local runs")
+    run.add_argument("--max-parallel", type=int, default=None,
+                     help="concurrent runs (local default 1; slurm: array task limit, default none)")
     run.add_argument("--dry-run", action="store_true", help="print the expanded grid and exit")
     run.add_argument("--force", action="store_true", help="re-run runs that already completed")
+    slurm = run.add_argument_group("slurm launcher (each overrides the cluster profile; docs/cluster.md)")
+    slurm.add_argument("--cluster", metavar="PROFILE",
+                       help="cluster profile: a name in benchmark/clusters (e.g. local-ci) or a YAML path")
+    slurm.add_argument("--partition", help="Slurm partition (default: the profile's, else the cluster's)")
+    slurm.add_argument("--time", help="time limit per run: minutes, HH:MM:SS or D-HH:MM:SS (default 24:00:00)")
+    slurm.add_argument("--cpus", type=int, help="CPUs per run (default 1)")
+    slurm.add_argument("--mem", help="memory per run, e.g. 4G (default: the partition's)")
+    slurm.add_argument("--gpus", type=int, help="GPUs per run (default 0)")
+    slurm.add_argument("--account", help="Slurm account to charge")
+    slurm.add_argument("--sbatch", action="append", default=[], metavar="KEY[=VALUE]",
+                       help="extra sbatch option, repeatable: --sbatch qos=high --sbatch exclusive")
 
-    status = commands.add_parser("status", help="the grid's statuses from the database")
+    status = commands.add_parser("status", help="the grid's statuses from the database (and Slurm)")
     _add_selection(status, suite_required=False)
+
+    cancel = commands.add_parser("cancel", help="cancel the suite's queued or running Slurm jobs")
+    _add_selection(cancel, suite_required=True)
 
     report = commands.add_parser("report", help="tables and figures from the database")
     report.add_argument("--suite", default=None, help="only runs of this suite")

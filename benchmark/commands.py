@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from argparse import Namespace
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -18,17 +19,27 @@ from benchmark.database import EmbeddedServer, resolve_target
 from benchmark.errors import ConfigError
 from benchmark.registry import KINDS, Registry, RunSpec
 
+if TYPE_CHECKING:
+    from benchmark.database import MongoTarget
+    from benchmark.launch import LaunchReport
+    from benchmark.slurm import SlurmOptions
+
 # Wide when piped (logs, CI): run keys must never be wrapped or cut.
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
 def _split_overrides(args: Namespace) -> list[str]:
-    """``--tasks a b key=value`` lets the list swallow the override; hand it back."""
+    """``--seeds 0 1 key=value`` lets the list swallow the override; hand it back."""
     overrides = list(args.overrides)
-    for attribute in ("tasks", "methods"):
-        values = getattr(args, attribute) or []
+    for attribute in ("tasks", "methods", "seeds"):
+        values = getattr(args, attribute, None) or []
         overrides += [v for v in values if "=" in v]
         setattr(args, attribute, [v for v in values if "=" not in v] or None)
+    if args.seeds is not None:
+        bad = [seed for seed in args.seeds if not seed.lstrip("-").isdigit()]
+        if bad:
+            raise ConfigError(f"--seeds: '{bad[0]}' is not an integer; write e.g. --seeds 0 1 2")
+        args.seeds = [int(seed) for seed in args.seeds]
     return overrides
 
 
@@ -53,6 +64,24 @@ def command_list(args: Namespace) -> int:
     return 0
 
 
+_SLURM_FLAGS = ("cluster", "partition", "time", "cpus", "mem", "gpus", "account", "sbatch")
+
+
+def _slurm_options(args: Namespace) -> SlurmOptions | None:
+    """The Slurm options of ``run`` (None for the local launcher, which takes none of them)."""
+    given = [f"--{name}" for name in _SLURM_FLAGS if getattr(args, name, None)]
+    if args.launcher != "slurm":
+        if given:
+            raise ConfigError(f"{given[0]} applies to --launcher slurm only; add --launcher slurm or drop it")
+        return None
+    from benchmark.slurm import slurm_options
+
+    return slurm_options(
+        args.cluster, partition=args.partition, time=args.time, cpus=args.cpus, mem=args.mem,
+        gpus=args.gpus, account=args.account, sbatch=args.sbatch, max_parallel=args.max_parallel,
+    )
+
+
 def command_run(args: Namespace) -> int:
     from tqdm import tqdm
 
@@ -70,21 +99,52 @@ def command_run(args: Namespace) -> int:
         return 0
     for spec in specs:
         check_implemented(spec.config["agent"], spec.method)
-    if args.launcher == "slurm":
-        raise ConfigError("--launcher slurm is not available in this checkout yet; use --launcher local")
+    options = _slurm_options(args)
     target = resolve_target(args.mongo_url, args.results)
     target.ping()
+    if options is not None:
+        from benchmark.slurm import check_database_reachable, live_jobs
+
+        check_database_reachable(target, options)
     done = set() if args.force else completed_keys(specs, target)
     todo = [s for s in specs if (s.key, s.config_hash) not in done]
+    live = live_jobs(todo, args.results) if options is not None else {}
+    todo = [s for s in todo if s.key not in live]
     print(f"database: {target.masked} (db {target.db_name}); {len(specs)} runs in the grid, "
-          f"{len(specs) - len(todo)} already completed, {len(todo)} to run")
-    with tqdm(total=len(todo), desc=f"suite {args.suite}", unit="run", file=sys.stdout) as bar:
-        report = run_local(todo, target, args.results, args.max_parallel, bar)
+          f"{len(specs) - len(todo) - len(live)} already completed, {len(todo)} to run"
+          + (f", {len(live)} already queued or running on Slurm (jobs {' '.join(sorted(live.values()))})"
+             if live else ""))
+    if options is None:
+        with tqdm(total=len(todo), desc=f"suite {args.suite}", unit="run", file=sys.stdout) as bar:
+            report = run_local(todo, target, args.results, args.max_parallel or 1, bar)
+    else:
+        report = _run_on_slurm(args, todo, target, options)
     completed = sum(o.status == "COMPLETED" for o in report.outcomes)
-    print(f"{completed} completed, {len(report.failed)} failed, {len(specs) - len(todo)} skipped")
+    print(f"{completed} completed, {len(report.failed)} failed, {len(specs) - len(todo) - len(live)} skipped")
     for outcome in report.failed:
         print(f"  {outcome.status}: {outcome.key}: {outcome.error}", file=sys.stderr)
     return 1 if report.failed else 0
+
+
+def _run_on_slurm(args: Namespace, todo: list[RunSpec], target: MongoTarget, options: SlurmOptions) -> LaunchReport:
+    from tqdm import tqdm
+
+    from benchmark.launch import LaunchReport
+    from benchmark.slurm import JobBook, submit_runs, wait_for_runs
+
+    if not todo:
+        return LaunchReport()
+    runs = submit_runs(todo, target, args.results, options)
+    array = runs[0].job_id.split("_")[0]
+    print(f"slurm: submitted {len(runs)} runs as job {array} ({options.describe()}); "
+          f"logs in {JobBook(args.results, args.suite).folder}")
+    try:
+        with tqdm(total=len(runs), desc=f"suite {args.suite}", unit="run", file=sys.stdout) as bar:
+            return wait_for_runs(runs, target, bar)
+    except KeyboardInterrupt:
+        print(f"stopped waiting: the jobs go on running on Slurm; follow them with `run_suite.py status "
+              f"--suite {args.suite}`, stop them with `run_suite.py cancel --suite {args.suite}`", file=sys.stderr)
+        raise
 
 
 def command_eval(args: Namespace) -> int:
@@ -108,17 +168,45 @@ def command_eval(args: Namespace) -> int:
 
 
 def command_status(args: Namespace) -> int:
+    from benchmark.slurm import slurm_status
     from benchmark.status import grid_status
 
     _, specs = _expand(args)
     target = resolve_target(args.mongo_url, args.results)
     rows = grid_status(specs, target)
+    jobs = slurm_status(specs, args.results)
     table = Table(title=f"suite {args.suite} on {target.masked}")
-    for column in ("run key", "status", "env steps", "train success", "train return", "run id"):
+    columns = ["run key", "status", "env steps", "train success", "train return", "run id"]
+    if jobs:
+        columns.insert(2, "slurm")
+    for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*[str(row[c]) for c in ("key", "status", "steps", "success", "return", "run_id")])
+        cells = [str(row[c]) for c in ("key", "status", "steps", "success", "return", "run_id")]
+        if jobs:
+            job = jobs.get(row["key"])
+            cells.insert(2, f"{job['state']} ({job['job_id']})" if job else "-")
+        table.add_row(*cells)
     console.print(table)
+    for key, job in jobs.items():
+        if job["tail"]:
+            print(f"{key}: Slurm job {job['job_id']} {job['state']}; log {job['stderr']}; its last lines:")
+            for line in job["tail"].splitlines()[-8:]:
+                print(f"    {line}")
+    return 0
+
+
+def command_cancel(args: Namespace) -> int:
+    from benchmark.slurm import cancel_runs
+
+    _, specs = _expand(args)
+    cancelled = cancel_runs(specs, args.results)
+    if not cancelled:
+        print(f"no queued or running Slurm job among the {len(specs)} selected runs of suite {args.suite}")
+        return 0
+    for key, job_id, state in cancelled:
+        print(f"cancelled {key} (job {job_id}, was {state.lower()})")
+    print(f"{len(cancelled)} jobs cancelled; run the suite again to resume them from their checkpoints")
     return 0
 
 

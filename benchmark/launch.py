@@ -1,5 +1,10 @@
 """Launching a grid of runs: skip what already completed, run the rest, report failures.
 
+Two backends share one code path: each run executes ``run_in_worker`` (thread limits, then the
+job, ``execute_run`` by default) in a process of its own, and each outcome is collected by
+``note_outcome`` into a :class:`LaunchReport`. Locally the process is a spawned worker of a
+pool here; on a cluster it is a Slurm job (``benchmark/slurm.py``).
+
 Locally every run gets its own process (spawned, one run per process) so TensorFlow's
 memory and MuJoCo's GL contexts never leak between runs, and the machine's cores are shared
 between ``max_parallel`` workers. The process pool is the standard library's: submitit's
@@ -46,14 +51,23 @@ def threads_per_worker(max_parallel: int) -> int:
 Job = Callable[[RunSpec, MongoTarget, Path], RunOutcome]
 
 
-def _worker(job: Job, spec: RunSpec, target: MongoTarget, results_dir: str, threads: int) -> RunOutcome:
-    """Entry point of a worker process: fix thread counts before TensorFlow is imported."""
+def run_in_worker(job: Job, spec: RunSpec, target: MongoTarget, results_dir: str, threads: int) -> RunOutcome:
+    """Entry point of a worker process or Slurm job: fix thread counts before TensorFlow is
+    imported (it reads them once, at import)."""
     threads = spec.config.get("tf_threads") or threads
     for variable in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
         os.environ[variable] = str(threads)
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return job(spec, target, Path(results_dir))
+
+
+def note_outcome(report: LaunchReport, outcome: RunOutcome, spec: RunSpec, progress=None) -> None:
+    """Add one finished run to the report and advance the progress bar (a tqdm bar or None)."""
+    report.outcomes.append(outcome)
+    if progress is not None:
+        progress.set_postfix_str(f"{outcome.status.lower()}: {spec.task}/{spec.method}")
+        progress.update(1)
 
 
 def run_local(
@@ -72,7 +86,7 @@ def run_local(
     threads = threads_per_worker(max_parallel)
     with ProcessPoolExecutor(max_parallel, mp_context=context, max_tasks_per_child=1) as pool:
         futures = {
-            pool.submit(_worker, job, spec, target, str(results_dir), threads): spec for spec in specs
+            pool.submit(run_in_worker, job, spec, target, str(results_dir), threads): spec for spec in specs
         }
         try:
             for future in as_completed(futures):
@@ -81,10 +95,7 @@ def run_local(
                     outcome = future.result()
                 except Exception as error:  # the worker process itself died (OOM, segfault)
                     outcome = RunOutcome(spec.key, "FAILED", None, f"worker died: {error}")
-                report.outcomes.append(outcome)
-                if progress is not None:
-                    progress.set_postfix_str(f"{outcome.status.lower()}: {spec.task}/{spec.method}")
-                    progress.update(1)
+                note_outcome(report, outcome, spec, progress)
         except KeyboardInterrupt:
             for future in futures:
                 future.cancel()
