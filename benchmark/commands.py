@@ -121,6 +121,8 @@ def command_run(args: Namespace) -> int:
         report = _run_on_slurm(args, todo, target, options)
     completed = sum(o.status == "COMPLETED" for o in report.outcomes)
     print(f"{completed} completed, {len(report.failed)} failed, {len(specs) - len(todo) - len(live)} skipped")
+    if options is None and todo:
+        print(f"each run's own output: {args.results / 'logs'}/<run key>.log")
     for outcome in report.failed:
         print(f"  {outcome.status}: {outcome.key}: {outcome.error}", file=sys.stderr)
     return 1 if report.failed else 0

@@ -62,6 +62,21 @@ def run_in_worker(job: Job, spec: RunSpec, target: MongoTarget, results_dir: str
     return job(spec, target, Path(results_dir))
 
 
+def run_in_local_worker(job: Job, spec: RunSpec, target: MongoTarget, results_dir: str, threads: int) -> RunOutcome:
+    """A local pool worker: like :func:`run_in_worker`, with the process's own output in a file.
+
+    TensorFlow's C++ start-up messages and Sacred's log lines would otherwise bury the suite's
+    progress bar; they go to ``results/logs/<run key>.log`` (how a run ended is reported
+    through its outcome and its database record either way).
+    """
+    log = Path(results_dir) / "logs" / f"{spec.key}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a") as stream:
+        os.dup2(stream.fileno(), 1)
+        os.dup2(stream.fileno(), 2)
+    return run_in_worker(job, spec, target, results_dir, threads)
+
+
 def note_outcome(report: LaunchReport, outcome: RunOutcome, spec: RunSpec, progress=None) -> None:
     """Add one finished run to the report and advance the progress bar (a tqdm bar or None)."""
     report.outcomes.append(outcome)
@@ -86,7 +101,7 @@ def run_local(
     threads = threads_per_worker(max_parallel)
     with ProcessPoolExecutor(max_parallel, mp_context=context, max_tasks_per_child=1) as pool:
         futures = {
-            pool.submit(run_in_worker, job, spec, target, str(results_dir), threads): spec for spec in specs
+            pool.submit(run_in_local_worker, job, spec, target, str(results_dir), threads): spec for spec in specs
         }
         try:
             for future in as_completed(futures):

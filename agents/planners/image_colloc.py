@@ -66,7 +66,7 @@ import numpy as np
 import tensorflow as tf
 
 from agents.planners.base import CompiledPerModel, LatentModel, PlanResult, finite_actions, rollout
-from agents.planners.latco import residual_normaliser
+from agents.planners.latco import constraint_summary, residual_normaliser
 from agents.planners.shooting import adam_update, bound_violation
 
 
@@ -215,10 +215,8 @@ class ImageColloc:
             returns = tf.reduce_sum(rewards, 1)
             ranked = tf.where(tf.math.is_finite(returns), returns, tf.fill(tf.shape(returns), -np.inf))
             best = tf.argmax(ranked)
-            final = {"dynamics_violation": tf.reduce_mean(v_dyn[best]),
-                     "action_violation": tf.reduce_mean(v_act[best]),
-                     "lambda_mean": tf.reduce_mean(lam[best]), "lambda_max": tf.reduce_max(lam[best]),
-                     "nu_mean": tf.reduce_mean(nu[best]), "predicted_return": returns[best],
+            final = {**constraint_summary(v_dyn[best], v_act[best], lam[best], nu[best]),
+                     "predicted_return": returns[best],
                      "initial_return": initial_returns[best]}
             return actions[best], latents[best], final, {name: curve.stack() for name, curve in curves.items()}
 

@@ -83,6 +83,12 @@ def dual_update(multiplier: tf.Tensor, violation: tf.Tensor, threshold: float) -
     return multiplier * (1.0 + 0.1 * tf.math.log((violation + 0.1 * threshold) / threshold) / np.log(10.0))
 
 
+def constraint_summary(v_dyn: tf.Tensor, v_act: tf.Tensor, lam: tf.Tensor, nu: tf.Tensor) -> dict[str, tf.Tensor]:
+    """Scalar diagnostics of the chosen plan's constraints ([H] each): what `plan/*` logs."""
+    return {"dynamics_violation": tf.reduce_mean(v_dyn), "action_violation": tf.reduce_mean(v_act),
+            "lambda_mean": tf.reduce_mean(lam), "lambda_max": tf.reduce_max(lam), "nu_mean": tf.reduce_mean(nu)}
+
+
 def residual_normaliser(lam: tf.Tensor, nu: tf.Tensor, dyn_scale: float, act_scale: float) -> tf.Tensor:
     """[B]: 1 / (mean sqrt(lam) s_dyn + mean sqrt(nu) s_act + 1), one scale per plan.
 
@@ -243,9 +249,8 @@ class LatCo:
             returns = tf.reduce_sum(rewards, 1)
             returns = tf.where(tf.math.is_finite(returns), returns, tf.fill(tf.shape(returns), -np.inf))
             best = tf.argmax(returns)
-            final = {"dynamics_violation": tf.reduce_mean(v_dyn[best]), "action_violation": tf.reduce_mean(v_act[best]),
-                     "lambda_mean": tf.reduce_mean(lam[best]), "lambda_max": tf.reduce_max(lam[best]),
-                     "nu_mean": tf.reduce_mean(nu[best]), "predicted_return": returns[best]}
+            final = {**constraint_summary(v_dyn[best], v_act[best], lam[best], nu[best]),
+                     "predicted_return": returns[best]}
             return x[best], final, {name: curve.stack() for name, curve in curves.items()}
 
         return optimise

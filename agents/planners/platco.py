@@ -79,7 +79,7 @@ import tensorflow as tf
 
 from agents.gauss_newton import gauss_newton_step
 from agents.planners.base import CompiledPerModel, LatentModel, PlanResult, finite_actions, rollout
-from agents.planners.latco import PIN_WEIGHT, dual_update, residual_normaliser
+from agents.planners.latco import PIN_WEIGHT, constraint_summary, dual_update, residual_normaliser
 from agents.planners.shooting import bound_violation
 from agents.rssm import MIN_STD
 
@@ -389,9 +389,8 @@ class PLatCo:
             expected = expected_returns(observed, actions, seeds[3])
             expected = tf.where(tf.math.is_finite(expected), expected, tf.fill(tf.shape(expected), -np.inf))
             best = tf.argmax(expected)
-            final = {"dynamics_violation": tf.reduce_mean(v_dyn[best]), "action_violation": tf.reduce_mean(v_act[best]),
-                     "lambda_mean": tf.reduce_mean(lam[best]), "lambda_max": tf.reduce_max(lam[best]),
-                     "nu_mean": tf.reduce_mean(nu[best]), "predicted_return": returns[best],
+            final = {**constraint_summary(v_dyn[best], v_act[best], lam[best], nu[best]),
+                     "predicted_return": returns[best],
                      "expected_return": expected[best],
                      "std_mean": tf.reduce_mean(tf.abs(x[best, 1:, size:2 * size]))}
             return x[best], final, {name: curve.stack() for name, curve in curves.items()}
