@@ -83,12 +83,15 @@ class ReplaySampler:
     def __init__(self, episodes: list[dict[str, np.ndarray]], length: int, seed: int = 0):
         self.length = length
         self.episodes: list[dict[str, np.ndarray]] = []
+        self._eligible: list[dict[str, np.ndarray]] = []  # long enough for a window
         self._rng = np.random.default_rng(seed)
         for episode in episodes:
             self.add(episode)
 
     def add(self, episode: dict[str, np.ndarray]) -> None:
         self.episodes.append(episode)
+        if len(episode["action"]) >= self.length:
+            self._eligible.append(episode)
 
     @property
     def num_steps(self) -> int:
@@ -96,7 +99,7 @@ class ReplaySampler:
 
     def sample(self, batch_size: int) -> dict[str, np.ndarray]:
         """A batch ``{key: [batch, length, ...]}`` of windows from random episodes."""
-        eligible = [e for e in self.episodes if len(e["action"]) >= self.length]
+        eligible = self._eligible
         if not eligible:
             raise ValueError(
                 f"no stored episode has {self.length} steps; collect longer episodes or lower "

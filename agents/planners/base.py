@@ -51,6 +51,11 @@ def rollout(model: LatentModel, feature: tf.Tensor, actions: tf.Tensor) -> tuple
     return features, model.reward(features)
 
 
+def best_plan(scores: tf.Tensor) -> tf.Tensor:
+    """Index of the highest score among parallel plans [B]; non-finite scores never win."""
+    return tf.argmax(tf.where(tf.math.is_finite(scores), scores, tf.fill(tf.shape(scores), -np.inf)))
+
+
 def finite_actions(actions: np.ndarray, predicted_return: float = 0.0) -> tuple[np.ndarray, int]:
     """Replace NaN/Inf actions by zeros (latco.md) and count how many entries were bad.
 

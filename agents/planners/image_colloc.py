@@ -62,10 +62,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
 import tensorflow as tf
 
-from agents.planners.base import CompiledPerModel, LatentModel, PlanResult, finite_actions, rollout
+from agents.planners.base import CompiledPerModel, LatentModel, PlanResult, best_plan, finite_actions, rollout
 from agents.planners.latco import constraint_summary, residual_normaliser
 from agents.planners.shooting import adam_update, bound_violation
 
@@ -213,8 +212,7 @@ class ImageColloc:
             clipped = tf.where(tf.math.is_finite(clipped), clipped, tf.zeros_like(clipped))
             _, rewards = rollout(model, observed, clipped)
             returns = tf.reduce_sum(rewards, 1)
-            ranked = tf.where(tf.math.is_finite(returns), returns, tf.fill(tf.shape(returns), -np.inf))
-            best = tf.argmax(ranked)
+            best = best_plan(returns)
             final = {**constraint_summary(v_dyn[best], v_act[best], lam[best], nu[best]),
                      "predicted_return": returns[best],
                      "initial_return": initial_returns[best]}

@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from agents.gauss_newton import solve_block_tridiagonal
-from agents.planners.base import CompiledPerModel, LatentModel, PlanResult, finite_actions, rollout
+from agents.planners.base import CompiledPerModel, LatentModel, PlanResult, best_plan, finite_actions, rollout
 from agents.planners.shooting import adam_update, bound_violation
 
 PIN_WEIGHT = 1000.0
@@ -247,8 +247,7 @@ class LatCo:
             actions = tf.where(tf.math.is_finite(actions), actions, tf.zeros_like(actions))
             _, rewards = rollout(model, observed, actions)
             returns = tf.reduce_sum(rewards, 1)
-            returns = tf.where(tf.math.is_finite(returns), returns, tf.fill(tf.shape(returns), -np.inf))
-            best = tf.argmax(returns)
+            best = best_plan(returns)
             final = {**constraint_summary(v_dyn[best], v_act[best], lam[best], nu[best]),
                      "predicted_return": returns[best]}
             return x[best], final, {name: curve.stack() for name, curve in curves.items()}

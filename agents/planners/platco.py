@@ -74,11 +74,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
 import tensorflow as tf
 
 from agents.gauss_newton import gauss_newton_step
-from agents.planners.base import CompiledPerModel, LatentModel, PlanResult, finite_actions, rollout
+from agents.planners.base import CompiledPerModel, LatentModel, PlanResult, best_plan, finite_actions, rollout
 from agents.planners.latco import PIN_WEIGHT, constraint_summary, dual_update, residual_normaliser
 from agents.planners.shooting import bound_violation
 from agents.rssm import MIN_STD
@@ -387,8 +386,7 @@ class PLatCo:
             returns = tf.reduce_sum(rewards, 1)
             # The plan kept is the best under the stochastic model (as the original does).
             expected = expected_returns(observed, actions, seeds[3])
-            expected = tf.where(tf.math.is_finite(expected), expected, tf.fill(tf.shape(expected), -np.inf))
-            best = tf.argmax(expected)
+            best = best_plan(expected)
             final = {**constraint_summary(v_dyn[best], v_act[best], lam[best], nu[best]),
                      "predicted_return": returns[best],
                      "expected_return": expected[best],
