@@ -3,12 +3,34 @@
 Keras 3 only tracks variables of Keras containers, so every network is a ``keras.Layer``
 (a plain ``tf.Module`` holding layers would lose its variables in checkpoints).
 Images are 64x64x3, preprocessed to ``x / 255 - 0.5`` (protocol.md 3.1).
+
+Every network returns float32 whatever its Keras dtype policy: under ``mixed_bfloat16`` the
+products inside run in bfloat16, but what leaves a network (embeddings, images, rewards) is
+float32, so states, losses and planners never see 16-bit numbers.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import keras
 import tensorflow as tf
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str) -> Iterator[None]:
+    """Layers created inside take the Keras dtype policy ``name`` (e.g. "mixed_bfloat16").
+
+    A scope rather than a ``dtype=`` argument threaded through every constructor: the
+    policy is fixed when a layer is created, and nested layers are created in many places.
+    """
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def preprocess(image: tf.Tensor) -> tf.Tensor:
@@ -31,7 +53,7 @@ class ConvEncoder(keras.layers.Layer):
         x = tf.reshape(image, tf.concat([[-1], tf.shape(image)[-3:]], 0))
         for conv in self.convs:
             x = conv(x)
-        x = tf.reshape(x, [tf.shape(x)[0], -1])
+        x = tf.reshape(tf.cast(x, tf.float32), [tf.shape(x)[0], -1])
         return tf.reshape(x, tf.concat([batch_shape, tf.shape(x)[-1:]], 0))
 
 
@@ -63,7 +85,7 @@ class ConvDecoder(keras.layers.Layer):
         x = tf.nn.relu(tf.reshape(x @ weight, [-1, size, size, out]) + first.bias)
         for deconv in self.deconvs[1:]:
             x = deconv(x)
-        return tf.reshape(x, tf.concat([batch_shape, [64, 64, 3]], 0))
+        return tf.reshape(tf.cast(x, tf.float32), tf.concat([batch_shape, [64, 64, 3]], 0))
 
 
 class MLP(keras.layers.Layer):
@@ -77,4 +99,4 @@ class MLP(keras.layers.Layer):
     def call(self, x: tf.Tensor) -> tf.Tensor:
         for layer in self.hidden:
             x = layer(x)
-        return self.out(x)
+        return tf.cast(self.out(x), tf.float32)

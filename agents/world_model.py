@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from agents.networks import MLP, ConvDecoder, ConvEncoder, preprocess
+from agents.networks import MLP, ConvDecoder, ConvEncoder, dtype_policy, preprocess
 from agents.rssm import RSSM, State
 
 tfd = tfp.distributions
@@ -28,10 +28,13 @@ class WorldModel(keras.Model):
         self.free_nats = float(config["free_nats"])
         self.kl_scale = float(config["kl_scale"])
         self.grad_clip = float(config["grad_clip"])
-        self.encoder = ConvEncoder(config["cnn_depth"])
-        self.decoder = ConvDecoder(config["cnn_depth"])
-        self.rssm = RSSM(config["stoch_size"], config["deter_size"], config["hidden_size"])
-        self.reward_head = MLP(2, config["num_units"], 1)
+        # ``precision`` only changes how products are computed: variables stay float32, so
+        # checkpoints load under either precision (train in bfloat16, evaluate in float32).
+        with dtype_policy(config["precision"]):
+            self.encoder = ConvEncoder(config["cnn_depth"])
+            self.decoder = ConvDecoder(config["cnn_depth"])
+            self.rssm = RSSM(config["stoch_size"], config["deter_size"], config["hidden_size"])
+            self.reward_head = MLP(2, config["num_units"], 1)
         self.optimizer_ = keras.optimizers.Adam(config["model_lr"])
         self._build(config)
 
@@ -111,6 +114,21 @@ class RSSMLatentModel:
 
     def reward(self, feature: tf.Tensor) -> tf.Tensor:
         return self._model.reward(feature)
+
+    def returns(self, feature: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+        """Sum of the rewards reached by ``actions`` [B, H, A] from ``feature`` [B, F]: [B].
+
+        Equal to summing ``reward`` over a rollout of ``step`` (optional part of the
+        protocol, see ``planners.base.rollout_returns``), but each step's reward is taken
+        while its state is still in cache and the state stays in the compute dtype.
+        """
+        rssm = self._model.rssm
+        stoch, deter = tf.split(feature, [rssm.stoch_size, rssm.deter_size], -1)
+        total = tf.zeros(tf.shape(feature)[:1], tf.float32)
+        for t in range(actions.shape[1]):
+            stoch, deter = rssm.imagine_compute(stoch, deter, actions[:, t])
+            total += self._model.reward(tf.concat([stoch, deter], -1))
+        return total
 
     def step_jacobian(self, feature: tf.Tensor, action: tf.Tensor) -> tf.Tensor:
         """d step / d [feature, action]: [B, F, F + A] (optional part of the protocol)."""

@@ -4,7 +4,8 @@
 
 Prints milliseconds per LatCo Gauss-Newton iteration and per full plan (200 iterations,
 extrapolated from timed iterations) for H = 30 and 50, feature 230, action 4, batch 1 and 4,
-and per CEM iteration with 10,000 and 1,000 samples, each next to a FLOP estimate.
+and per CEM iteration with 10,000 and 1,000 samples, each next to a FLOP estimate, for each
+world-model ``precision`` asked for (float32 and mixed_bfloat16 by default).
 The original implementation on this kind of machine: 130 ms per GN iteration at H = 30,
 210 ms at H = 50; CEM 1.2 s per iteration with 10,000 samples at H = 30.
 """
@@ -36,26 +37,12 @@ def _timed(function, repeats: int) -> float:
     return float(np.median(times))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    args = parser.parse_args()
-    import tensorflow as tf
-
-    threads = os.cpu_count() or 1
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    from agents.planners.cem import SamplingPlanner
+def time_latco(model, feature, repeats: int) -> None:
+    """Milliseconds per Gauss-Newton iteration: the difference of 6- and 2-iteration plans."""
     from agents.planners.latco import LatCo, LatcoSettings
-    from agents.world_model import RSSMLatentModel, WorldModel
-    from benchmark.registry import Registry
 
-    config = Registry.load().resolve_config("mw_reach", "latco", "paper")
-    model = RSSMLatentModel(WorldModel(config, 4))
-    feature = tf.random.normal([1, model.feature_size])
     step_flops = _step_flops(model)
     d, m = model.feature_size + 4, model.feature_size + 4 + 1
-    repeats = 2 if args.quick else 3
-    print(f"threads {threads}; feature {model.feature_size}, action 4; one imagination step ~{step_flops / 1e6:.2f} MFLOP")
     for horizon in (30, 50):
         for batch in (1, 4):
             few, many = 2, 6
@@ -71,6 +58,13 @@ def main() -> None:
             print(f"LatCo H={horizon:2d} batch {batch}: {1000 * per_iteration:7.1f} ms per Gauss-Newton iteration, "
                   f"{200 * per_iteration:6.1f} s per 200-iteration plan  (~{flops / 1e9:.1f} GFLOP per iteration, "
                   f"{flops / per_iteration / 1e9:.1f} GFLOP/s)")
+
+
+def time_cem(model, feature, repeats: int) -> None:
+    """Milliseconds per CEM iteration: the difference of 3- and 1-iteration plans."""
+    from agents.planners.cem import SamplingPlanner
+
+    step_flops = _step_flops(model)
     for samples in (10_000, 1_000):
         few, many = 1, 3
         short = SamplingPlanner(30, few, samples, 0.01)
@@ -81,6 +75,33 @@ def main() -> None:
         flops = samples * 30 * (step_flops + 2 * (230 * 400 + 400 * 400 + 400))
         print(f"CEM H=30 {samples:6d} samples: {1000 * per_iteration:7.1f} ms per iteration  (~{flops / 1e9:.2f} GFLOP, "
               f"{flops / per_iteration / 1e9:.1f} GFLOP/s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--planners", nargs="+", default=["latco", "cem"], choices=["latco", "cem"])
+    parser.add_argument("--precision", nargs="+", default=["float32", "mixed_bfloat16"],
+                        choices=["float32", "mixed_bfloat16"], help="the world model's config key 'precision'")
+    args = parser.parse_args()
+    import tensorflow as tf
+
+    threads = os.cpu_count() or 1
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    from agents.world_model import RSSMLatentModel, WorldModel
+    from benchmark.registry import Registry
+
+    paper = Registry.load().resolve_config("mw_reach", "latco", "paper")
+    repeats = 2 if args.quick else 3
+    for precision in args.precision:
+        model = RSSMLatentModel(WorldModel({**paper, "precision": precision}, 4))
+        feature = tf.random.normal([1, model.feature_size])
+        print(f"precision {precision}, threads {threads}; feature {model.feature_size}, action 4; "
+              f"one imagination step ~{_step_flops(model) / 1e6:.2f} MFLOP")
+        if "latco" in args.planners:
+            time_latco(model, feature, repeats)
+        if "cem" in args.planners:
+            time_cem(model, feature, repeats)
 
 
 if __name__ == "__main__":

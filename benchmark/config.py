@@ -66,12 +66,22 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
+# Keys whose string value names one of a few implementations: a typo must fail at resolution,
+# before any run starts, not deep inside TensorFlow an hour later.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "precision": ("float32", "mixed_bfloat16"),
+    "solver_dtype": ("float64", "float32"),
+}
+
+
 def check_value(key: str, value: Any, default: Any, source: str) -> Any:
     """Return ``value`` converted to the type of ``default``, or raise a one-line ConfigError.
 
     ``None`` defaults mean "optional string" (paths); ints are accepted where floats are
     expected; nothing else is coerced, so ``steps: 1e5`` (a float) is rejected for an int key.
     """
+    if key in CHOICES and value not in CHOICES[key]:
+        raise ConfigError(f"{source}: key '{key}' must be one of {', '.join(CHOICES[key])}; got {value!r}")
     if default is None:
         if value is None or isinstance(value, str):
             return value

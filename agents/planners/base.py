@@ -43,12 +43,19 @@ def rollout(model: LatentModel, feature: tf.Tensor, actions: tf.Tensor) -> tuple
 
     ``rewards[:, t]`` is the reward of the feature reached after ``actions[:, t]``.
     """
-    features = []
+    features, rewards = [], []
     for t in range(actions.shape[1]):
         feature = model.step(feature, actions[:, t])
         features.append(feature)
-    features = tf.stack(features, 1)
-    return features, model.reward(features)
+        rewards.append(model.reward(feature))  # while the feature is still in cache
+    return tf.stack(features, 1), tf.stack(rewards, 1)
+
+
+def rollout_returns(model: LatentModel, feature: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+    """Sum of the rewards of a rollout [B]: the model's own ``returns`` when it has one."""
+    if hasattr(model, "returns"):
+        return model.returns(feature, actions)
+    return tf.reduce_sum(rollout(model, feature, actions)[1], 1)
 
 
 def best_plan(scores: tf.Tensor) -> tf.Tensor:

@@ -11,7 +11,7 @@ import time
 
 import tensorflow as tf
 
-from agents.planners.base import CompiledPerModel, LatentModel, PlanResult, finite_actions, rollout
+from agents.planners.base import CompiledPerModel, LatentModel, PlanResult, finite_actions, rollout_returns
 
 
 class SamplingPlanner:
@@ -32,8 +32,7 @@ class SamplingPlanner:
         for i in range(self.iterations):
             noise = tf.random.stateless_normal([self.samples, self.horizon, action_size], seed=seed + i)
             actions = tf.clip_by_value(mean + std * noise, -1.0, 1.0)
-            _, rewards = rollout(model, start, actions)
-            returns = tf.reduce_sum(rewards, 1)
+            returns = rollout_returns(model, start, actions)
             if self.mppi_gamma is None:
                 top = tf.math.top_k(returns, self.elites)
                 chosen = tf.gather(actions, top.indices)
@@ -44,8 +43,7 @@ class SamplingPlanner:
                 mean = tf.reduce_sum(weights * actions, 0)
                 std = tf.sqrt(tf.reduce_sum(weights * tf.square(actions - mean), 0) + 1e-6)
             best_returns = best_returns.write(i, tf.reduce_max(returns))
-        _, mean_rewards = rollout(model, feature, mean[None])
-        return mean, tf.reduce_sum(mean_rewards), best_returns.stack()
+        return mean, tf.reduce_sum(rollout_returns(model, feature, mean[None])), best_returns.stack()
 
     def plan(self, model: LatentModel, feature: tf.Tensor) -> PlanResult:
         start = time.perf_counter()

@@ -64,7 +64,14 @@ from typing import Any, Protocol
 
 import tensorflow as tf
 
-from agents.planners.base import CompiledPerModel, LatentModel, PlanResult, best_plan, finite_actions, rollout
+from agents.planners.base import (
+    CompiledPerModel,
+    LatentModel,
+    PlanResult,
+    best_plan,
+    finite_actions,
+    rollout_returns,
+)
 from agents.planners.latco import constraint_summary, residual_normaliser
 from agents.planners.shooting import adam_update, bound_violation
 
@@ -170,8 +177,7 @@ class ImageColloc:
             observed = tf.repeat(feature, plans, axis=0)
             images = view.decode(tf.random.stateless_normal([plans, s.horizon, size], seed=seeds[0]))
             actions = tf.random.stateless_normal([plans, s.horizon, actions_size], seed=seeds[1])
-            _, initial_rewards = rollout(model, observed, tf.clip_by_value(actions, -1.0, 1.0))
-            initial_returns = tf.reduce_sum(initial_rewards, 1)
+            initial_returns = rollout_returns(model, observed, tf.clip_by_value(actions, -1.0, 1.0))
             lam = tf.fill([plans, s.horizon], s.init_lam)
             nu = tf.fill([plans, s.horizon], s.init_nu)
             m_images, v_images = tf.zeros_like(images), tf.zeros_like(images)
@@ -210,8 +216,7 @@ class ImageColloc:
             v_dyn, v_act = violations(images, predicted, actions)
             clipped = tf.clip_by_value(actions, -1.0, 1.0)
             clipped = tf.where(tf.math.is_finite(clipped), clipped, tf.zeros_like(clipped))
-            _, rewards = rollout(model, observed, clipped)
-            returns = tf.reduce_sum(rewards, 1)
+            returns = rollout_returns(model, observed, clipped)
             best = best_plan(returns)
             final = {**constraint_summary(v_dyn[best], v_act[best], lam[best], nu[best]),
                      "predicted_return": returns[best],

@@ -27,7 +27,14 @@ import numpy as np
 import tensorflow as tf
 
 from agents.gauss_newton import solve_block_tridiagonal
-from agents.planners.base import CompiledPerModel, LatentModel, PlanResult, best_plan, finite_actions, rollout
+from agents.planners.base import (
+    CompiledPerModel,
+    LatentModel,
+    PlanResult,
+    best_plan,
+    finite_actions,
+    rollout_returns,
+)
 from agents.planners.shooting import adam_update, bound_violation
 
 PIN_WEIGHT = 1000.0
@@ -245,8 +252,7 @@ class LatCo:
                     i, tf.reduce_mean(tf.reduce_sum(model.reward(x[:, 1:, :size]), 1)))
             actions = tf.clip_by_value(x[:, :-1, size:], -1.0, 1.0)
             actions = tf.where(tf.math.is_finite(actions), actions, tf.zeros_like(actions))
-            _, rewards = rollout(model, observed, actions)
-            returns = tf.reduce_sum(rewards, 1)
+            returns = rollout_returns(model, observed, actions)
             best = best_plan(returns)
             final = {**constraint_summary(v_dyn[best], v_act[best], lam[best], nu[best]),
                      "predicted_return": returns[best]}

@@ -77,7 +77,14 @@ from typing import Any, Protocol
 import tensorflow as tf
 
 from agents.gauss_newton import gauss_newton_step
-from agents.planners.base import CompiledPerModel, LatentModel, PlanResult, best_plan, finite_actions, rollout
+from agents.planners.base import (
+    CompiledPerModel,
+    LatentModel,
+    PlanResult,
+    best_plan,
+    finite_actions,
+    rollout_returns,
+)
 from agents.planners.latco import PIN_WEIGHT, constraint_summary, dual_update, residual_normaliser
 from agents.planners.shooting import bound_violation
 from agents.rssm import MIN_STD
@@ -382,8 +389,7 @@ class PLatCo:
                 curves["std_mean"] = curves["std_mean"].write(i, tf.reduce_mean(tf.abs(x[:, 1:, size:2 * size])))
             actions = tf.clip_by_value(x[:, :-1, 2 * size:], -1.0, 1.0)
             actions = tf.where(tf.math.is_finite(actions), actions, tf.zeros_like(actions))
-            _, rewards = rollout(model, observed, actions)
-            returns = tf.reduce_sum(rewards, 1)
+            returns = rollout_returns(model, observed, actions)
             # The plan kept is the best under the stochastic model (as the original does).
             expected = expected_returns(observed, actions, seeds[3])
             best = best_plan(expected)

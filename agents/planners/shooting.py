@@ -12,7 +12,14 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from agents.planners.base import CompiledPerModel, LatentModel, PlanResult, finite_actions, rollout
+from agents.planners.base import (
+    CompiledPerModel,
+    LatentModel,
+    PlanResult,
+    finite_actions,
+    rollout,
+    rollout_returns,
+)
 
 
 def bound_violation(actions: tf.Tensor) -> tf.Tensor:
@@ -44,9 +51,9 @@ class _ActionShooting:
         init = self._rng.normal(0.0, 0.1, [1, self.horizon, model.action_size]).astype(np.float32)
         actions, curve = self._optimise(model, feature, tf.constant(init))
         actions, bad = finite_actions(actions.numpy()[0])
-        _, rewards = rollout(model, feature, tf.constant(actions[None]))
+        predicted = rollout_returns(model, feature, tf.constant(actions[None]))
         return PlanResult(actions, {
-            "predicted_return": float(tf.reduce_sum(rewards)), "iterations": float(self.iterations),
+            "predicted_return": float(predicted[0]), "iterations": float(self.iterations),
             "nonfinite_actions": float(bad), "plan_seconds": time.perf_counter() - start,
         }, {"predicted_return": curve.numpy()})
 
@@ -66,14 +73,14 @@ class GradientShooting(_ActionShooting):
             for i in tf.range(self.iterations):
                 with tf.GradientTape() as tape:
                     tape.watch(actions)
-                    _, rewards = rollout(model, feature, actions)
+                    predicted = tf.reduce_sum(rollout_returns(model, feature, actions))
                     violation = tf.square(bound_violation(actions))
-                    loss = -tf.reduce_sum(rewards) + tf.reduce_sum(lam * violation)
+                    loss = -predicted + tf.reduce_sum(lam * violation)
                 grad = tape.gradient(loss, actions)
                 update, m, v = adam_update(grad, m, v, tf.cast(i + 1, tf.float32), self.learning_rate)
                 actions = tf.clip_by_value(actions - update, -1.0, 1.0)
                 lam = lam + self.lam_lr * violation
-                curve = curve.write(i, tf.reduce_sum(rewards))
+                curve = curve.write(i, predicted)
             return actions, curve.stack()
 
         return optimise
