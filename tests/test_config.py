@@ -37,6 +37,12 @@ def test_wrong_type_names_the_key_the_value_and_the_expected_type():
         check_overrides({"sparse_reward": 1}, load_defaults(), "x.yaml")
 
 
+def test_a_value_outside_its_choices_names_them():
+    with pytest.raises(ConfigError, match=r"key 'precision' must be one of float32, mixed_bfloat16; got 'float16'"):
+        check_overrides({"precision": "float16"}, load_defaults(), "command line")
+    assert check_overrides({"precision": "mixed_bfloat16"}, load_defaults(), "x") == {"precision": "mixed_bfloat16"}
+
+
 def test_integers_are_accepted_where_floats_are_expected():
     assert check_overrides({"init_lam": 100000000}, load_defaults(), "x") == {"init_lam": 1e8}
 

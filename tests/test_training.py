@@ -71,6 +71,58 @@ def test_checkpoint_restores_identical_predictions(tmp_path):
                                restored.train_batch(_batch(9))["model_loss"], rtol=1e-5)
 
 
+def test_bfloat16_precision_learns_and_its_checkpoint_loads_in_float32(tmp_path):
+    """mixed_bfloat16 computes in 16 bits but keeps float32 variables: same loss, same checkpoint."""
+    tf.random.set_seed(0)
+    mixed = WorldModel({**CONFIG, "model_lr": 3e-3, "precision": "mixed_bfloat16"}, 4)
+    assert mixed.encoder.convs[0].compute_dtype == "bfloat16" and mixed.rssm.cell.compute_dtype == "bfloat16"
+    assert all(v.dtype == tf.float32 for v in mixed.trainable_variables)
+    batch = _batch()
+    first = mixed.train_batch(batch)
+    for _ in range(60):
+        last = mixed.train_batch(batch)
+    assert first["model_loss"] - last["model_loss"] > 0.1 * (first["model_loss"] - IMAGE_NLL_FLOOR), (first, last)
+    mixed.checkpoint().write(str(tmp_path / "model"))
+    exact = WorldModel(CONFIG, 4)
+    exact.checkpoint().read(str(tmp_path / "model")).assert_existing_objects_matched()
+    tensors = {k: tf.constant(v) for k, v in batch.items()}
+    mixed_loss = float(mixed.losses_and_states(tensors)[0]["image_nll"])
+    exact_loss = float(exact.losses_and_states(tensors)[0]["image_nll"])
+    assert exact_loss == pytest.approx(mixed_loss, rel=1e-2)
+    feature = tf.random.normal([64, exact.feature_size])
+    action = tf.random.uniform([64, 4], -1, 1)
+    fast, slow = RSSMLatentModel(mixed), RSSMLatentModel(exact)
+    assert fast.step(feature, action).dtype == tf.float32 and fast.reward(feature).dtype == tf.float32
+    np.testing.assert_allclose(fast.step(feature, action).numpy(), slow.step(feature, action).numpy(), atol=0.05)
+
+
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_fused_returns_equal_the_summed_rewards_of_a_rollout(precision):
+    from agents.planners.base import rollout
+
+    model = RSSMLatentModel(WorldModel({**CONFIG, "precision": precision}, 4))
+    feature = tf.random.normal([256, model.feature_size])
+    actions = tf.random.uniform([256, 12, 4], -1, 1)
+    _, rewards = rollout(model, feature, actions)
+    np.testing.assert_allclose(model.returns(feature, actions).numpy(), tf.reduce_sum(rewards, 1).numpy(),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_bfloat16_returns_rank_action_sequences_as_float32_does():
+    """What CEM needs from the faster precision: the same samples among the best."""
+    exact = WorldModel({**CONFIG, "num_units": 64, "deter_size": 64, "hidden_size": 64}, 4)
+    mixed = WorldModel({**CONFIG, "num_units": 64, "deter_size": 64, "hidden_size": 64,
+                        "precision": "mixed_bfloat16"}, 4)
+    mixed.set_weights(exact.get_weights())
+    feature = tf.random.stateless_normal([2000, exact.feature_size], seed=[0, 1])
+    actions = tf.random.stateless_uniform([2000, 30, 4], seed=[0, 2], minval=-1, maxval=1)
+    slow = RSSMLatentModel(exact).returns(feature, actions).numpy()
+    fast = RSSMLatentModel(mixed).returns(feature, actions).numpy()
+    assert np.corrcoef(slow, fast)[0, 1] > 0.999
+    top_slow, top_fast = set(np.argsort(slow)[-100:]), set(np.argsort(fast)[-100:])
+    assert len(top_slow & top_fast) >= 90, len(top_slow & top_fast)
+
+
 def test_a_killed_run_resumes_from_its_checkpoint_without_duplicated_steps(database, results_dir):
     args = ["run", "--suite", "smoke", "--tasks", "pm_lottery", "--methods", "latco",
             "steps=1200", "checkpoint_every=150", "eval_every=100000"]
