@@ -122,9 +122,12 @@ class RSSM(keras.layers.Layer):
     def obs_step(self, state: State, action: tf.Tensor, embed: tf.Tensor, sample: bool = True) -> tuple[State, State]:
         """(posterior, prior) of the next state given its observation's embedding."""
         prior = self.img_step(state, action, sample)
-        x = self.obs_out(tf.concat([prior["deter"], embed], -1))
-        post = {**self._gaussian(self.obs_dist, x, sample), "deter": prior["deter"]}
-        return post, prior
+        return self.posterior(prior["deter"], embed, sample), prior
+
+    def posterior(self, deter: tf.Tensor, embed: tf.Tensor, sample: bool = True) -> State:
+        """q(z_t | h_t, embed(o_t)) as a state (float32)."""
+        x = self.obs_out(tf.concat([deter, embed], -1))
+        return {**self._gaussian(self.obs_dist, x, sample), "deter": deter}
 
     def observe(self, embed: tf.Tensor, action: tf.Tensor, state: State | None = None) -> tuple[State, State]:
         """Filter a sequence: embed [B, T, E], action [B, T, A] -> posts, priors [B, T, ...].

@@ -103,9 +103,7 @@ def image_view(model: LatentModel) -> ImageView:
 
         def posterior(prior: tf.Tensor, embedding: tf.Tensor) -> tf.Tensor:
             """[mean z | h, embed(image), h] with h the deterministic part of the prior feature."""
-            deter = prior[..., rssm.stoch_size:]
-            mean, _ = tf.split(rssm.obs_dist(rssm.obs_out(tf.concat([deter, embedding], -1))), 2, -1)
-            return tf.concat([mean, deter], -1)
+            return rssm.mean_feature(rssm.posterior(prior[..., rssm.stoch_size:], embedding, sample=False))
 
         return ImageView(model.decode, world.encoder, posterior)
     raise TypeError("image_colloc needs a model with decode() and encode() (or an RSSM view with _model)")

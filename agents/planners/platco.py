@@ -87,7 +87,6 @@ from agents.planners.base import (
 )
 from agents.planners.latco import PIN_WEIGHT, constraint_summary, dual_update, residual_normaliser
 from agents.planners.shooting import bound_violation
-from agents.rssm import MIN_STD
 
 STD_FLOOR = 1e-12  # added to particle variances so sqrt stays differentiable at zero spread
 
@@ -141,10 +140,8 @@ def step_moments(model: LatentModel, feature: tf.Tensor, action: tf.Tensor) -> t
         mean = model.step(feature, action)
         return mean, tf.zeros_like(mean)
     stoch, deter = tf.split(feature, [rssm.stoch_size, rssm.deter_size], -1)
-    next_deter = rssm.deter_step(stoch, deter, action)
-    mean, raw_std = tf.split(rssm.img_dist(rssm.img_out(next_deter)), 2, -1)
-    std = tf.nn.softplus(raw_std) + MIN_STD
-    return tf.concat([mean, next_deter], -1), tf.concat([std, tf.zeros_like(next_deter)], -1)
+    prior = rssm.img_step({"stoch": stoch, "deter": deter}, action, sample=False)
+    return rssm.mean_feature(prior), tf.concat([prior["std"], tf.zeros_like(prior["deter"])], -1)
 
 
 def particle_noise(shape: tf.Tensor | list, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
