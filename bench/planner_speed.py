@@ -61,16 +61,18 @@ def time_latco(model, feature, repeats: int) -> None:
 
 
 def time_cem(model, feature, repeats: int) -> None:
-    """Milliseconds per CEM iteration: the difference of 3- and 1-iteration plans."""
+    """Milliseconds per CEM iteration: the difference of 4- and 1-iteration plans, each the
+    median of ``2 * repeats`` plans (one plan is seconds long, so a few noisy ones shift a
+    difference of short medians by 10%)."""
     from agents.planners.cem import SamplingPlanner
 
     step_flops = _step_flops(model)
     for samples in (10_000, 1_000):
-        few, many = 1, 3
+        few, many = 1, 4
         short = SamplingPlanner(30, few, samples, 0.01)
         long = SamplingPlanner(30, many, samples, 0.01)
-        per_iteration = (_timed(lambda p=long: p.plan(model, feature), repeats)
-                         - _timed(lambda p=short: p.plan(model, feature), repeats)) / (many - few)
+        per_iteration = (_timed(lambda p=long: p.plan(model, feature), 2 * repeats)
+                         - _timed(lambda p=short: p.plan(model, feature), 2 * repeats)) / (many - few)
         # One imagination step and the reward head (230 -> 400 -> 400 -> 1) per sample and step.
         flops = samples * 30 * (step_flops + 2 * (230 * 400 + 400 * 400 + 400))
         print(f"CEM H=30 {samples:6d} samples: {1000 * per_iteration:7.1f} ms per iteration  (~{flops / 1e9:.2f} GFLOP, "
