@@ -7,7 +7,7 @@
     python run_suite.py status --suite smoke
     python run_suite.py cancel --suite paper [--tasks ..] [--methods ..] [--seeds ..]
     python run_suite.py report --suite smoke [--out DIR]
-    python run_suite.py eval --suite smoke [--episodes 10]
+    python run_suite.py eval --suite smoke [--episodes 10] [--launcher slurm --cluster PROFILE ..]
     python run_suite.py db start|stop|status
     python run_suite.py omniboard [--port 9000]
     python run_suite.py offline --task mw_hammer [--episodes 20]
@@ -27,6 +27,24 @@ PROJECT_ROOT = Path(__file__).resolve().parent
 
 def default_results_dir() -> Path:
     return Path(os.environ.get("LATCO_RESULTS_DIR", PROJECT_ROOT / "results"))
+
+
+def _add_launcher(parser: argparse.ArgumentParser) -> None:
+    """Where the runs execute (``run`` and ``eval`` alike): a local pool or Slurm."""
+    parser.add_argument("--launcher", choices=("local", "slurm"), default="local")
+    parser.add_argument("--max-parallel", type=int, default=None,
+                        help="concurrent runs (local default 1; slurm: array task limit, default none)")
+    slurm = parser.add_argument_group("slurm launcher (each overrides the cluster profile; docs/cluster.md)")
+    slurm.add_argument("--cluster", metavar="PROFILE",
+                       help="cluster profile: a name in benchmark/clusters (e.g. local-ci) or a YAML path")
+    slurm.add_argument("--partition", help="Slurm partition (default: the profile's, else the cluster's)")
+    slurm.add_argument("--time", help="time limit per run: minutes, HH:MM:SS or D-HH:MM:SS (default 24:00:00)")
+    slurm.add_argument("--cpus", type=int, help="CPUs per run (default 1)")
+    slurm.add_argument("--mem", help="memory per run, e.g. 4G (default: the partition's)")
+    slurm.add_argument("--gpus", type=int, help="GPUs per run (default 0)")
+    slurm.add_argument("--account", help="Slurm account to charge")
+    slurm.add_argument("--sbatch", action="append", default=[], metavar="KEY[=VALUE]",
+                       help="extra sbatch option, repeatable: --sbatch qos=high --sbatch exclusive")
 
 
 def _add_selection(parser: argparse.ArgumentParser, suite_required: bool) -> None:
@@ -68,22 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run a suite's grid (skips runs already completed)")
     _add_selection(run, suite_required=True)
-    run.add_argument("--launcher", choices=("local", "slurm"), default="local")
-    run.add_argument("--max-parallel", type=int, default=None,
-                     help="concurrent runs (local default 1; slurm: array task limit, default none)")
+    _add_launcher(run)
     run.add_argument("--dry-run", action="store_true", help="print the expanded grid and exit")
     run.add_argument("--force", action="store_true", help="re-run runs that already completed")
-    slurm = run.add_argument_group("slurm launcher (each overrides the cluster profile; docs/cluster.md)")
-    slurm.add_argument("--cluster", metavar="PROFILE",
-                       help="cluster profile: a name in benchmark/clusters (e.g. local-ci) or a YAML path")
-    slurm.add_argument("--partition", help="Slurm partition (default: the profile's, else the cluster's)")
-    slurm.add_argument("--time", help="time limit per run: minutes, HH:MM:SS or D-HH:MM:SS (default 24:00:00)")
-    slurm.add_argument("--cpus", type=int, help="CPUs per run (default 1)")
-    slurm.add_argument("--mem", help="memory per run, e.g. 4G (default: the partition's)")
-    slurm.add_argument("--gpus", type=int, help="GPUs per run (default 0)")
-    slurm.add_argument("--account", help="Slurm account to charge")
-    slurm.add_argument("--sbatch", action="append", default=[], metavar="KEY[=VALUE]",
-                       help="extra sbatch option, repeatable: --sbatch qos=high --sbatch exclusive")
 
     status = commands.add_parser("status", help="the grid's statuses from the database (and Slurm)")
     _add_selection(status, suite_required=False)
@@ -112,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="evaluate completed runs from their final checkpoints")
     _add_selection(evaluate, suite_required=True)
     evaluate.add_argument("--episodes", type=int, default=10, help="evaluation episodes per run")
-    evaluate.add_argument("--max-parallel", type=int, default=1)
+    _add_launcher(evaluate)
 
     db = commands.add_parser("db", help="the embedded MongoDB server")
     db.add_argument("action", choices=("start", "stop", "status"))

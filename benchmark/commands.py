@@ -68,7 +68,7 @@ _SLURM_FLAGS = ("cluster", "partition", "time", "cpus", "mem", "gpus", "account"
 
 
 def _slurm_options(args: Namespace) -> SlurmOptions | None:
-    """The Slurm options of ``run`` (None for the local launcher, which takes none of them)."""
+    """The Slurm options of ``run`` and ``eval`` (None for the local launcher, which takes none)."""
     given = [f"--{name}" for name in _SLURM_FLAGS if getattr(args, name, None)]
     if args.launcher != "slurm":
         if given:
@@ -128,7 +128,10 @@ def command_run(args: Namespace) -> int:
     return 1 if report.failed else 0
 
 
-def _run_on_slurm(args: Namespace, todo: list[RunSpec], target: MongoTarget, options: SlurmOptions) -> LaunchReport:
+def _run_on_slurm(args: Namespace, todo: list[RunSpec], target: MongoTarget, options: SlurmOptions,
+                  **submission) -> LaunchReport:
+    """Submit ``todo`` as one job array and wait for it; ``submission`` goes to ``submit_runs``
+    (an evaluation's job, book and record keys)."""
     from tqdm import tqdm
 
     from benchmark.launch import LaunchReport
@@ -136,16 +139,18 @@ def _run_on_slurm(args: Namespace, todo: list[RunSpec], target: MongoTarget, opt
 
     if not todo:
         return LaunchReport()
-    runs = submit_runs(todo, target, args.results, options)
+    runs = submit_runs(todo, target, args.results, options, **submission)
     array = runs[0].job_id.split("_")[0]
+    kind = submission.get("kind", "")
     print(f"slurm: submitted {len(runs)} runs as job {array} ({options.describe()}); "
-          f"logs in {JobBook(args.results, args.suite).folder}")
+          f"logs in {JobBook(args.results, args.suite, kind).folder}")
     try:
-        with tqdm(total=len(runs), desc=f"suite {args.suite}", unit="run", file=sys.stdout) as bar:
+        with tqdm(total=len(runs), desc=f"{kind or 'suite'} {args.suite}", unit="run", file=sys.stdout) as bar:
             return wait_for_runs(runs, target, bar)
     except KeyboardInterrupt:
-        print(f"stopped waiting: the jobs go on running on Slurm; follow them with `run_suite.py status "
-              f"--suite {args.suite}`, stop them with `run_suite.py cancel --suite {args.suite}`", file=sys.stderr)
+        print(f"stopped waiting: the jobs go on running on Slurm; follow them with `squeue` or `run_suite.py "
+              f"status --suite {args.suite}`, stop them with `run_suite.py cancel --suite {args.suite}`"
+              + (f" (evaluations: `scancel {array}`)" if kind else ""), file=sys.stderr)
         raise
 
 
@@ -154,15 +159,22 @@ def command_eval(args: Namespace) -> int:
 
     from tqdm import tqdm
 
-    from benchmark.evaluation import execute_evaluation
+    from benchmark.evaluation import evaluation_key, execute_evaluation
     from benchmark.launch import run_local
 
     _, specs = _expand(args)
+    options = _slurm_options(args)
     target = resolve_target(args.mongo_url, args.results)
     target.ping()
     job = partial(execute_evaluation, episodes=args.episodes)
-    with tqdm(total=len(specs), desc=f"eval {args.suite}", unit="run", file=sys.stdout) as bar:
-        report = run_local(specs, target, args.results, args.max_parallel, bar, job=job)
+    if options is None:
+        with tqdm(total=len(specs), desc=f"eval {args.suite}", unit="run", file=sys.stdout) as bar:
+            report = run_local(specs, target, args.results, args.max_parallel or 1, bar, job=job)
+    else:
+        from benchmark.slurm import check_database_reachable
+
+        check_database_reachable(target, options)
+        report = _run_on_slurm(args, specs, target, options, job=job, kind="eval", record_key=evaluation_key)
     print(f"{len(specs) - len(report.failed)} evaluated, {len(report.failed)} failed")
     for outcome in report.failed:
         print(f"  {outcome.status}: {outcome.key}: {outcome.error}", file=sys.stderr)

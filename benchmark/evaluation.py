@@ -25,12 +25,17 @@ from benchmark.experiment import (
 from benchmark.registry import RunSpec
 
 
+def evaluation_key(spec: RunSpec) -> str:
+    """The run key of ``spec``'s evaluation record."""
+    return f"{spec.key}/eval"
+
+
 def execute_evaluation(spec: RunSpec, target: MongoTarget, results_dir: Path, episodes: int = 10) -> RunOutcome:
     """Evaluate the completed training run of ``spec``; never raises for a run error."""
     from sacred import Experiment
     from sacred.observers import MongoObserver
 
-    key = f"{spec.key}/eval"
+    key = evaluation_key(spec)
     training = target.database().runs.find_one(
         {"config.run_key": spec.key, "config.config_hash": spec.config_hash, "status": "COMPLETED"},
         {"_id": 1}, sort=[("_id", -1)],

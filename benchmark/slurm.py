@@ -35,7 +35,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -371,6 +371,7 @@ class SubmittedRun:
     stdout: Path
     stderr: Path
     result: Path  # submitit's result pickle: ("success", RunOutcome) or ("error", traceback)
+    record_key: str  # run key of the record the job writes: spec.key, or an evaluation's key
 
 
 class JobBook:
@@ -378,10 +379,12 @@ class JobBook:
 
     submitit keeps its pickles and the jobs' logs in the same folder; the book is what lets
     ``status`` and ``cancel`` find a run's job after the submitting command has gone.
+    Evaluations of a suite keep their own book, ``results/slurm/<suite>/eval``, so that an
+    evaluation job never takes the place of its training run's job.
     """
 
-    def __init__(self, results_dir: Path, suite: str):
-        self.folder = Path(results_dir) / "slurm" / suite
+    def __init__(self, results_dir: Path, suite: str, kind: str = ""):
+        self.folder = Path(results_dir) / "slurm" / suite / kind
         self.path = self.folder / "jobs.json"
 
     def entries(self) -> dict[str, dict[str, Any]]:
@@ -493,12 +496,12 @@ class RunFailed(Exception):
         self.outcome = outcome
 
 
-def _recorded_traceback(target: MongoTarget, spec: RunSpec) -> str:
+def _recorded_traceback(target: MongoTarget, record_key: str, config_hash: str) -> str:
     import pymongo.errors
 
     try:
         doc = target.database().runs.find_one(
-            {"config.run_key": spec.key, "config.config_hash": spec.config_hash}, {"fail_trace": 1},
+            {"config.run_key": record_key, "config.config_hash": config_hash}, {"fail_trace": 1},
             sort=[("_id", -1)],
         )
     except pymongo.errors.PyMongoError:
@@ -521,10 +524,11 @@ class SlurmRun(Checkpointable):
     checkpoint in the run folder, since its record is unfinished.
     """
 
-    def __init__(self, job: Job, db_name: str, threads: int):
+    def __init__(self, job: Job, db_name: str, threads: int, record_key: Callable[[RunSpec], str]):
         self.job = job
         self.db_name = db_name
         self.threads = threads
+        self.record_key = record_key
 
     def __call__(self, spec: RunSpec, results_dir: str) -> RunOutcome:
         import submitit
@@ -543,7 +547,8 @@ class SlurmRun(Checkpointable):
         if outcome.status == "INTERRUPTED":
             outcome = replace(outcome, error="interrupted by SIGTERM from Slurm (scancel, requeue or preemption)")
         if outcome.status != "COMPLETED":
-            raise RunFailed(outcome, _recorded_traceback(target, spec) if outcome.status == "FAILED" else "")
+            trace = _recorded_traceback(target, self.record_key(spec), spec.config_hash)
+            raise RunFailed(outcome, trace if outcome.status == "FAILED" else "")
         return outcome
 
 
@@ -587,25 +592,34 @@ def _executor(folder: Path, options: SlurmOptions, suite: str):
     return executor
 
 
+def _training_key(spec: RunSpec) -> str:
+    return spec.key
+
+
 def submit_runs(
-    specs: list[RunSpec], target: MongoTarget, results_dir: Path, options: SlurmOptions, job: Job = execute_run
+    specs: list[RunSpec], target: MongoTarget, results_dir: Path, options: SlurmOptions, job: Job = execute_run,
+    kind: str = "", record_key: Callable[[RunSpec], str] = _training_key,
 ) -> list[SubmittedRun]:
-    """Submit ``specs`` (one suite) as one job array and record it in the suite's job book."""
+    """Submit ``specs`` (one suite) as one job array and record it in the suite's job book.
+
+    ``job`` is what each task runs (training by default); an evaluation passes its own job,
+    ``kind="eval"`` for a book of its own, and ``record_key``, the key of the record it writes.
+    """
     if not specs:
         return []
     suites = {spec.suite for spec in specs}
     if len(suites) != 1:
         raise ConfigError(f"one submission holds runs of one suite, got {sorted(suites)}")
-    book = JobBook(results_dir, specs[0].suite)
-    executor = _executor(book.folder, options, specs[0].suite)
-    runner = SlurmRun(job, target.db_name, options.cpus)
+    book = JobBook(results_dir, specs[0].suite, kind)
+    executor = _executor(book.folder, options, "-".join(filter(None, (specs[0].suite, kind))))
+    runner = SlurmRun(job, target.db_name, options.cpus, record_key)
     with _url_in_environment(target.url):
         try:
             jobs = executor.map_array(runner, specs, [str(results_dir)] * len(specs))
         except (FailedJobError, subprocess.CalledProcessError) as error:
             detail = str(error).strip().splitlines() or ["no message"]
             raise ConfigError(f"sbatch refused the jobs: {detail[-1]}") from None
-    runs = [SubmittedRun(spec, j.job_id, j.paths.stdout, j.paths.stderr, j.paths.result_pickle)
+    runs = [SubmittedRun(spec, j.job_id, j.paths.stdout, j.paths.stderr, j.paths.result_pickle, record_key(spec))
             for spec, j in zip(specs, jobs, strict=True)]
     book.add(runs, target.db_name)
     return runs
@@ -648,9 +662,9 @@ def finished_outcome(run: SubmittedRun, state: str) -> RunOutcome:
     if result is not None and result[0] == "success":
         outcome = result[1]
     elif result is not None:
-        outcome = _failure_from_traceback(run.spec.key, str(result[1]))
+        outcome = _failure_from_traceback(run.record_key, str(result[1]))
     else:
-        outcome = RunOutcome(run.spec.key, state, None, f"Slurm job ended {state} before the run reported back")
+        outcome = RunOutcome(run.record_key, state, None, f"Slurm job ended {state} before the run reported back")
     if outcome.status == "COMPLETED":
         return outcome
     if state in _ENDINGS:  # says more than the run's own INTERRUPTED or FAILED
@@ -666,7 +680,7 @@ def annotate_record(target: MongoTarget, run: SubmittedRun, state: str, outcome:
 
     try:
         runs = target.database().runs
-        doc = runs.find_one({"config.run_key": run.spec.key, "config.config_hash": run.spec.config_hash},
+        doc = runs.find_one({"config.run_key": run.record_key, "config.config_hash": run.spec.config_hash},
                             {"_id": 1, "status": 1}, sort=[("_id", -1)])
         if doc is None or (doc.get("status") == "COMPLETED" and outcome.status != "COMPLETED"):
             return  # the job ended before its run had a record (or this is an older record)
@@ -712,9 +726,4 @@ def wait_for_runs(runs: list[SubmittedRun], target: MongoTarget, progress=None, 
     return report
 
 
-def run_slurm(
-    specs: list[RunSpec], target: MongoTarget, results_dir: Path, options: SlurmOptions, progress=None,
-    job: Job = execute_run,
-) -> LaunchReport:
-    """Submit ``specs`` to Slurm and wait for them: the cluster twin of ``run_local``."""
-    return wait_for_runs(submit_runs(specs, target, results_dir, options, job), target, progress)
+

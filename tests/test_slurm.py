@@ -196,6 +196,23 @@ def test_the_grid_runs_as_a_job_array_with_the_requested_resources_and_completes
     assert "8 already completed, 0 to run" in again.stdout and "submitted" not in again.stdout
     assert len(_runs(database)) == 8
 
+    # Evaluations run on the cluster too, as records of their own linked to their training run.
+    training_jobs = json.loads((tmp_path / "slurm" / "smoke" / "jobs.json").read_text())
+    chosen = ("--suite", "smoke", "--tasks", "pm_lottery", "--methods", "random", "latco", "--seeds", "0")
+    evaluation = _cli("eval", *chosen, "--episodes", "1", *SLURM, results=tmp_path, database=database)
+    assert evaluation.returncode == 0, evaluation.stderr[-3000:]
+    assert f"logs in {tmp_path / 'slurm' / 'smoke' / 'eval'}" in evaluation.stdout
+    assert "2 evaluated, 0 failed" in evaluation.stdout
+    trained = {r["config"]["run_key"]: r for r in _runs(database)}
+    evaluations = list(database.database().runs.find({"config.run_key": {"$regex": "/eval$"}}))
+    assert sorted(r["config"]["run_key"] for r in evaluations) == [
+        f"smoke/pm_lottery/{method}/seed0/smoke/eval" for method in ("latco", "random")]
+    for record in evaluations:
+        assert record["status"] == "COMPLETED"
+        assert record["config"]["evaluation_of"] == trained[record["config"]["run_key"][: -len("/eval")]]["_id"]
+        assert record["info"]["slurm"]["job_id"].split("_")[0] not in arrays
+    assert json.loads((tmp_path / "slurm" / "smoke" / "jobs.json").read_text()) == training_jobs
+
 
 def test_a_failing_run_is_reported_failed_with_its_traceback_and_log_tail(slurm, database, tmp_path):
     selection = ("--suite", "smoke", "--tasks", "pm_lottery", "fail_at_step=60", "--methods", "random")
