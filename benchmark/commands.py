@@ -148,9 +148,8 @@ def _run_on_slurm(args: Namespace, todo: list[RunSpec], target: MongoTarget, opt
         with tqdm(total=len(runs), desc=f"{kind or 'suite'} {args.suite}", unit="run", file=sys.stdout) as bar:
             return wait_for_runs(runs, target, bar)
     except KeyboardInterrupt:
-        print(f"stopped waiting: the jobs go on running on Slurm; follow them with `squeue` or `run_suite.py "
-              f"status --suite {args.suite}`, stop them with `run_suite.py cancel --suite {args.suite}`"
-              + (f" (evaluations: `scancel {array}`)" if kind else ""), file=sys.stderr)
+        print(f"stopped waiting: the jobs go on running on Slurm; follow them with `run_suite.py status "
+              f"--suite {args.suite}`, stop them with `run_suite.py cancel --suite {args.suite}`", file=sys.stderr)
         raise
 
 
@@ -171,10 +170,10 @@ def command_eval(args: Namespace) -> int:
         with tqdm(total=len(specs), desc=f"eval {args.suite}", unit="run", file=sys.stdout) as bar:
             report = run_local(specs, target, args.results, args.max_parallel or 1, bar, job=job)
     else:
-        from benchmark.slurm import check_database_reachable
+        from benchmark.slurm import EVALUATION_BOOK, check_database_reachable
 
         check_database_reachable(target, options)
-        report = _run_on_slurm(args, specs, target, options, job=job, kind="eval", record_key=evaluation_key)
+        report = _run_on_slurm(args, specs, target, options, job=job, kind=EVALUATION_BOOK, record_key=evaluation_key)
     print(f"{len(specs) - len(report.failed)} evaluated, {len(report.failed)} failed")
     for outcome in report.failed:
         print(f"  {outcome.status}: {outcome.key}: {outcome.error}", file=sys.stderr)
@@ -182,7 +181,7 @@ def command_eval(args: Namespace) -> int:
 
 
 def command_status(args: Namespace) -> int:
-    from benchmark.slurm import slurm_status
+    from benchmark.slurm import EVALUATION_BOOK, slurm_status
     from benchmark.status import grid_status
 
     _, specs = _expand(args)
@@ -202,7 +201,10 @@ def command_status(args: Namespace) -> int:
             cells.insert(2, f"{job['state']} ({job['job_id']})" if job else "-")
         table.add_row(*cells)
     console.print(table)
-    for key, job in jobs.items():
+    evaluations = slurm_status(specs, args.results, EVALUATION_BOOK)
+    for key, job in evaluations.items():
+        print(f"{key}/eval: Slurm job {job['job_id']} {job['state']}")
+    for key, job in [*jobs.items(), *((f"{k}/eval", j) for k, j in evaluations.items())]:
         if job["tail"]:
             print(f"{key}: Slurm job {job['job_id']} {job['state']}; log {job['stderr']}; its last lines:")
             for line in job["tail"].splitlines()[-8:]:

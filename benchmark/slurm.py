@@ -411,13 +411,16 @@ class JobBook:
             staging.replace(self.path)
 
 
-def _book_entries(specs: list[RunSpec], results_dir: Path, same_config: bool) -> dict[str, dict[str, Any]]:
+EVALUATION_BOOK = "eval"  # the ``kind`` of evaluation jobs' book
+
+
+def _book_entries(specs: list[RunSpec], results_dir: Path, same_config: bool, kind: str = "") -> dict[str, dict[str, Any]]:
     """The book's entry of each spec that has one (and, if ``same_config``, the same hash)."""
     found: dict[str, dict[str, Any]] = {}
     books: dict[str, dict[str, dict[str, Any]]] = {}
     for spec in specs:
         if spec.suite not in books:
-            books[spec.suite] = JobBook(results_dir, spec.suite).entries()
+            books[spec.suite] = JobBook(results_dir, spec.suite, kind).entries()
         entry = books[spec.suite].get(spec.key)
         if entry and (not same_config or entry["config_hash"] == spec.config_hash):
             found[spec.key] = entry
@@ -435,14 +438,16 @@ def live_jobs(specs: list[RunSpec], results_dir: Path) -> dict[str, str]:
 
 
 def cancel_runs(specs: list[RunSpec], results_dir: Path) -> list[tuple[str, str, str]]:
-    """Cancel the queued or running jobs of these runs' keys (whatever their config);
-    (run key, job id, state before) of each cancelled one."""
-    entries = _book_entries(specs, results_dir, same_config=False)
-    if not entries:
-        return []
-    states = job_states(e["job_id"] for e in entries.values())
-    chosen = [(key, e["job_id"], states[e["job_id"]]) for key, e in entries.items()
-              if states[e["job_id"]] not in FINISHED_STATES | {"UNKNOWN"}]
+    """Cancel the queued or running jobs of these runs' keys (whatever their config), training
+    and evaluation alike; (record key, job id, state before) of each cancelled one."""
+    chosen = []
+    for kind in ("", EVALUATION_BOOK):
+        entries = _book_entries(specs, results_dir, same_config=False, kind=kind)
+        if not entries:
+            continue
+        states = job_states(e["job_id"] for e in entries.values())
+        chosen += [("/".join(filter(None, (key, kind))), e["job_id"], states[e["job_id"]])
+                   for key, e in entries.items() if states[e["job_id"]] not in FINISHED_STATES | {"UNKNOWN"}]
     cancel_jobs(job_id for _, job_id, _ in chosen)
     return chosen
 
@@ -459,10 +464,11 @@ def log_tail(path: Path | str, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def slurm_status(specs: list[RunSpec], results_dir: Path) -> dict[str, dict[str, str]]:
+def slurm_status(specs: list[RunSpec], results_dir: Path, kind: str = "") -> dict[str, dict[str, str]]:
     """The Slurm side of ``status``: run key -> job id, state, stderr log and, for a job that
-    ended without completing, the log's tail. Runs never submitted to Slurm are absent."""
-    entries = _book_entries(specs, results_dir, same_config=True)
+    ended without completing, the log's tail. Runs never submitted to Slurm are absent.
+    ``kind=EVALUATION_BOOK`` gives the runs' evaluation jobs instead of their training jobs."""
+    entries = _book_entries(specs, results_dir, same_config=True, kind=kind)
     if not entries:
         return {}
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -212,6 +213,11 @@ def test_the_grid_runs_as_a_job_array_with_the_requested_resources_and_completes
         assert record["config"]["evaluation_of"] == trained[record["config"]["run_key"][: -len("/eval")]]["_id"]
         assert record["info"]["slurm"]["job_id"].split("_")[0] not in arrays
     assert json.loads((tmp_path / "slurm" / "smoke" / "jobs.json").read_text()) == training_jobs
+    status = _cli("status", *chosen, results=tmp_path, database=database)
+    assert status.returncode == 0, status.stderr
+    for method in ("random", "latco"):
+        assert re.search(rf"smoke/pm_lottery/{method}/seed0/smoke/eval: Slurm job \d+_\d+ COMPLETED", status.stdout)
+    assert status.stdout.count(f"COMPLETED ({array}_") == 2  # the training jobs, still in the table
 
 
 def test_a_failing_run_is_reported_failed_with_its_traceback_and_log_tail(slurm, database, tmp_path):
