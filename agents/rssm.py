@@ -43,7 +43,8 @@ class GRU(keras.layers.Layer):
         # Both gates from one product of [x, h] with their stacked kernels, its bias and the
         # sigmoid in a row: TensorFlow's CPU graph rewriter fuses MatMul + BiasAdd + Sigmoid
         # into one oneDNN call, which keeps the [samples, 400] intermediate of a 10,000-sample
-        # CEM rollout out of memory (~35% faster per step than two products and separate adds).
+        # CEM rollout out of memory (a bfloat16 CEM iteration took ~1.48 s with two products
+        # and separate adds, ~1.16-1.19 s this way).
         units = self.units
         w_gates, wn = tf.split(self.kernel, [2 * units, units], -1)
         u_gates, un = tf.split(self.recurrent, [2 * units, units], -1)

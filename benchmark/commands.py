@@ -129,9 +129,9 @@ def command_run(args: Namespace) -> int:
 
 
 def _run_on_slurm(args: Namespace, todo: list[RunSpec], target: MongoTarget, options: SlurmOptions,
-                  **submission) -> LaunchReport:
-    """Submit ``todo`` as one job array and wait for it; ``submission`` goes to ``submit_runs``
-    (an evaluation's job, book and record keys)."""
+                  kind: str = "", **submission) -> LaunchReport:
+    """Submit ``todo`` as one job array and wait for it; ``kind`` names the job book ("" for
+    training) and ``submission`` goes on to ``submit_runs`` (an evaluation's job and record keys)."""
     from tqdm import tqdm
 
     from benchmark.launch import LaunchReport
@@ -139,9 +139,8 @@ def _run_on_slurm(args: Namespace, todo: list[RunSpec], target: MongoTarget, opt
 
     if not todo:
         return LaunchReport()
-    runs = submit_runs(todo, target, args.results, options, **submission)
+    runs = submit_runs(todo, target, args.results, options, kind=kind, **submission)
     array = runs[0].job_id.split("_")[0]
-    kind = submission.get("kind", "")
     print(f"slurm: submitted {len(runs)} runs as job {array} ({options.describe()}); "
           f"logs in {JobBook(args.results, args.suite, kind).folder}")
     try:
@@ -202,11 +201,11 @@ def command_status(args: Namespace) -> int:
         table.add_row(*cells)
     console.print(table)
     evaluations = slurm_status(specs, args.results, EVALUATION_BOOK)
-    for key, job in evaluations.items():
-        print(f"{key}/eval: Slurm job {job['job_id']} {job['state']}")
-    for key, job in [*jobs.items(), *((f"{k}/eval", j) for k, j in evaluations.items())]:
+    for job in evaluations.values():
+        print(f"{job['record_key']}: Slurm job {job['job_id']} {job['state']}")
+    for job in [*jobs.values(), *evaluations.values()]:
         if job["tail"]:
-            print(f"{key}: Slurm job {job['job_id']} {job['state']}; log {job['stderr']}; its last lines:")
+            print(f"{job['record_key']}: Slurm job {job['job_id']} {job['state']}; log {job['stderr']}; its last lines:")
             for line in job["tail"].splitlines()[-8:]:
                 print(f"    {line}")
     return 0

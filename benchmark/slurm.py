@@ -402,7 +402,8 @@ class JobBook:
             entries = self.entries()
             for run in runs:
                 entries[run.spec.key] = {
-                    "job_id": run.job_id, "config_hash": run.spec.config_hash, "db_name": db_name,
+                    "job_id": run.job_id, "record_key": run.record_key, "config_hash": run.spec.config_hash,
+                    "db_name": db_name,
                     "stdout": str(run.stdout), "stderr": str(run.stderr), "result": str(run.result),
                     "submitted": now,
                 }
@@ -446,7 +447,7 @@ def cancel_runs(specs: list[RunSpec], results_dir: Path) -> list[tuple[str, str,
         if not entries:
             continue
         states = job_states(e["job_id"] for e in entries.values())
-        chosen += [("/".join(filter(None, (key, kind))), e["job_id"], states[e["job_id"]])
+        chosen += [(e.get("record_key", key), e["job_id"], states[e["job_id"]])
                    for key, e in entries.items() if states[e["job_id"]] not in FINISHED_STATES | {"UNKNOWN"}]
     cancel_jobs(job_id for _, job_id, _ in chosen)
     return chosen
@@ -465,8 +466,9 @@ def log_tail(path: Path | str, lines: int = LOG_TAIL_LINES) -> str:
 
 
 def slurm_status(specs: list[RunSpec], results_dir: Path, kind: str = "") -> dict[str, dict[str, str]]:
-    """The Slurm side of ``status``: run key -> job id, state, stderr log and, for a job that
-    ended without completing, the log's tail. Runs never submitted to Slurm are absent.
+    """The Slurm side of ``status``: run key -> job id, state, the key of the record the job
+    writes, stderr log and, for a job that ended without completing, the log's tail. Runs never
+    submitted to Slurm are absent.
     ``kind=EVALUATION_BOOK`` gives the runs' evaluation jobs instead of their training jobs."""
     entries = _book_entries(specs, results_dir, same_config=True, kind=kind)
     if not entries:
@@ -479,7 +481,8 @@ def slurm_status(specs: list[RunSpec], results_dir: Path, kind: str = "") -> dic
     for key, entry in entries.items():
         state = states[entry["job_id"]]
         ended_badly = state in FINISHED_STATES and state != "COMPLETED"
-        rows[key] = {"job_id": entry["job_id"], "state": state, "stderr": entry["stderr"],
+        rows[key] = {"job_id": entry["job_id"], "state": state, "record_key": entry.get("record_key", key),
+                     "stderr": entry["stderr"],
                      "tail": log_tail(entry["stderr"]) if ended_badly else ""}
     return rows
 
