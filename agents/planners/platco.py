@@ -56,11 +56,12 @@ steps were stable in every test; Adam was not needed, and would need hundreds of
 rather than the protocol's 50. The pair Jacobian w.r.t. x_t is by default that of the
 linearised (delta-method) moment propagation, see :meth:`PLatCo._linearised_jacobians`;
 differentiating through every particle (``exact_jacobian=True``) costs about n_particles times
-more. Measured on a paper-size RSSM (F = 230, 50 particles, one core): exact 8.4 s per
-iteration and 6.3 GB at H = 10; linearised 0.5 s per iteration at H = 20, ~25 s per plan
-(LatCo: ~0.03 s per iteration). On the lottery test model (tests/test_platco_image_colloc.py)
-PLatCo chose the safe goal for 13 of 14 seeds linearised and 14 of 14 exact, where LatCo chose
-the risky one for 14 of 14.
+more. Measured on a paper-size RSSM (F = 230, 50 particles, one core), when the std residual
+was still differentiated w.r.t. x_t: exact 8.4 s per iteration and 6.3 GB at H = 10;
+linearised 0.5 s per iteration at H = 20, ~25 s per plan (LatCo: ~0.03 s per iteration); the
+linearised Jacobian now needs the step's Jacobian only, so it costs less. On the lottery test
+model (tests/test_platco_image_colloc.py) PLatCo chose the safe goal for 13 of 14 seeds
+linearised and 12 of 14 exact, where LatCo chose the risky one for 14 of 14.
 
 Protocol extension: an optional ``step_std(feature [B, F], action [B, A]) -> [B, F]``, the
 standard deviation of the model's transition noise around ``step`` (for an RSSM, the prior
