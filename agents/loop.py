@@ -120,6 +120,10 @@ def train_and_evaluate(
 
     while state.step < config["steps"]:
         episode, summary = play_episode(train_env, agent, training=True, on_step=after_decision)
+        if hasattr(agent, "episode_diagnostics"):
+            # Before replay.add: the episode is still held out from every model update.
+            for name, value in agent.episode_diagnostics(episode).items():
+                log(name, value, state.step)
         save_episode(episode_dir, episode, state.episodes)
         replay.add(episode)
         state.episodes += 1
