@@ -32,9 +32,15 @@ def make_base(config: Mapping[str, Any], seed: int) -> gym.Env:
 
         return DeepMindControl(name, seed, size)
     if family == "pointmass":
-        from envs.pointmass_lottery import PointmassLottery
+        if name == "lottery":
+            from envs.pointmass_lottery import PointmassLottery
 
-        return PointmassLottery(seed, size)
+            return PointmassLottery(seed, size)
+        if name == "reach":
+            from envs.pointmass_reach import PointmassReach
+
+            return PointmassReach(seed, size)
+        raise ValueError(f"unknown pointmass env_name '{name}'; use one of: lottery, reach")
     raise ValueError(f"unknown env_family '{family}'; use one of: {', '.join(FAMILIES)}")
 
 
