@@ -98,9 +98,10 @@ def train_and_evaluate(
         for episode in load_episodes(episode_dir):
             replay.add(episode)
     last_summary: dict[str, float] = {}
-    if resume is None and replay.episodes and config["pretrain"] > 0:
-        # Offline pre-training (the original's --offline_dir with --pretrain N): learn from
-        # the offline episodes before the first environment step.
+    if resume is None and config["prefill"] <= 0 and replay.episodes:
+        # The first training call (``pretrain`` updates) comes at step ``prefill``; with no
+        # prefill and offline data that is before the first step, so the agent plans from
+        # step 0 (the original README's fine-tune schedule, protocol.md 7.3).
         for name, value in agent.train(replay, config["pretrain"]).items():
             log(f"train/{name}", value, 0)
         state.trained_once = True
@@ -113,7 +114,8 @@ def train_and_evaluate(
             )
         due = state.step - state.last_train >= config["train_every"]
         if state.step >= config["prefill"] and due and replay.episodes:
-            updates = config["train_steps"] + (0 if state.trained_once else config["pretrain"])
+            # As the original: the first call makes ``pretrain`` updates, later ones ``train_steps``.
+            updates = config["train_steps"] if state.trained_once else config["pretrain"]
             for name, value in agent.train(replay, updates).items():
                 log(f"train/{name}", value, state.step)
             state.trained_once, state.last_train = True, state.step
