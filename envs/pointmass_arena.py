@@ -35,7 +35,12 @@ class Goal:
 
 
 def arena_xml(goals: tuple[Goal, ...]) -> str:
-    """The original's model, with one grey sphere site per goal."""
+    """The original's model, with one grey sphere site per goal.
+
+    The floor is a finite plane just larger than the camera's view, with a coarse rendering
+    grid: the original's infinite plane with a 0.01 grid looks the same but makes a 64x64
+    render about 7x slower in MuJoCo 3.
+    """
     sites = "\n".join(
         f'    <site name="{g.name}" type="sphere" size="{g.radius}" pos="{g.position[0]} {g.position[1]} 0"'
         f' rgba="{" ".join(map(str, NEUTRAL))}"/>'
@@ -61,7 +66,7 @@ def arena_xml(goals: tuple[Goal, ...]) -> str:
       <joint name="robot_joint_x" type="slide" axis="1 0 0" range="-1 1"/>
       <joint name="robot_joint_y" type="slide" axis="0 1 0" range="-1 1"/>
     </body>
-    <geom type="plane" rgba="1 1 1 1" pos="0 0 -0.25" size="0 0 0.01"/>
+    <geom type="plane" rgba="1 1 1 1" pos="0 0 -0.25" size="1.5 1.5 0.5"/>
 {sites}
   </worldbody>
   <actuator>
