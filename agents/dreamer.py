@@ -269,7 +269,7 @@ class DreamerAgent:
             ActorCriticSettings.from_config(config), self.model.feature_size, action_size,
             RSSMImagination(self.model),
         )
-        self._filter = Filter(self.model)
+        self._filter = Filter.from_config(self.model, config)
         self._config = config
         self._action_size = action_size
         self._rng = np.random.default_rng(config["seed"])
@@ -298,15 +298,9 @@ class DreamerAgent:
     @tf.function
     def _train_step(self, batch: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """World-model step on batch [B, L, ...], then actor-critic from its B * L posteriors."""
-        model = self.model
-        with tf.GradientTape() as tape:
-            metrics, post = model.losses_and_states(batch)
-        variables = model.trainable_variables
-        gradients, norm = tf.clip_by_global_norm(tape.gradient(metrics["model_loss"], variables),
-                                                 model.grad_clip)
-        model.optimizer_.apply_gradients(zip(gradients, variables, strict=True))
+        metrics, post = self.model.update(batch)
         start = {k: tf.stop_gradient(tf.reshape(v, [-1, v.shape[-1]])) for k, v in post.items()}
-        return {**metrics, "grad_norm": norm, **self.behavior.update(start)}
+        return {**metrics, **self.behavior.update(start)}
 
     def train(self, replay: ReplaySampler, updates: int) -> dict[str, float]:
         """``updates`` joint model + actor-critic updates; returns the metrics' means."""

@@ -2,8 +2,10 @@
 
 Acting: filter the observation into the current feature, plan when the cached actions run
 out, execute the first ``mpc_steps`` actions of each plan (cache flushed on reset), add
-Gaussian noise of std ``expl_noise`` while training. Until the first model update (the
-random prefill) it acts uniformly at random, as the original does.
+Gaussian noise of std ``expl_noise`` while training. As in the original (protocol.md 7.4) the
+noise is added to the plan's own action, which may lie outside [-1, 1], and the sum is clipped;
+test episodes execute the clipped plan action. Until the first model update (the random
+prefill) it acts uniformly at random, as the original does.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class ModelBasedAgent:
         self.model = WorldModel(config, action_size)
         self.latent: LatentModel = RSSMLatentModel(self.model)
         self.planner = planner
-        self._filter = Filter(self.model)
+        self._filter = Filter.from_config(self.model, config)
         self._config = config
         self._action_size = action_size
         self._rng = np.random.default_rng(config["seed"])
@@ -84,7 +86,7 @@ class ModelBasedAgent:
         """The plan's latent trajectory [H + 1, F]; shooting plans are rolled out to get one."""
         if result.features is not None:
             return result.features
-        rolled, _ = rollout(self.latent, feature, tf.constant(result.actions[None]))
+        rolled, _ = rollout(self.latent, feature, tf.constant(np.clip(result.actions, -1.0, 1.0)[None]))
         return np.concatenate([feature.numpy(), rolled.numpy()[0]])
 
     def episode_video(self) -> np.ndarray | None:

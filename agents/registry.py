@@ -29,14 +29,15 @@ def _mppi(c: Mapping[str, Any]) -> Planner:
 def _shooting_gd(c: Mapping[str, Any]) -> Planner:
     from agents.planners.shooting import GradientShooting
 
-    return GradientShooting(c["planning_horizon"], c["optimization_steps"], c["gd_lr"], c["lam_lr"], c["seed"])
+    return GradientShooting(c["planning_horizon"], c["optimization_steps"], c["gd_lr"], c["lam_lr"],
+                            c["lm_update_every"], c["act_loss_scale"], c["seed"])
 
 
 def _shooting_gn(c: Mapping[str, Any]) -> Planner:
     from agents.planners.shooting import GaussNewtonShooting
 
     return GaussNewtonShooting(c["planning_horizon"], c["optimization_steps"], c["shooting_gn_damping"],
-                               c["gd_lr"], c["seed"])
+                               c["gd_lr"], c["lam_lr"], c["lm_update_every"], c["seed"])
 
 
 def _latco(c: Mapping[str, Any]) -> Planner:

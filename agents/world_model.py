@@ -3,6 +3,11 @@
 Loss (latco.md): kl_scale * max(KL(posterior || prior), free_nats) - log p(image) - log p(reward),
 unit-variance Gaussians for image and reward; Adam with global-norm gradient clipping.
 The planners never see this class, only its :class:`LatentModel` view (``latent_model``).
+
+Reward normalisation (``reward_norm``, protocol.md 7.2): on dense MetaWorld the original trains
+the reward head on (r - m) / s, m and s exponential moving averages (rate 0.01 per update, from
+0 and 1) of the batch mean and std of the raw reward, so the planners optimise the normalised
+prediction. The averages are tracked on every update and saved with the model.
 """
 
 from __future__ import annotations
@@ -21,10 +26,25 @@ from agents.rssm import RSSM, State
 tfd = tfp.distributions
 
 
+REWARD_EMA_RATE = 0.01  # weight of each batch in the reward statistics, as in the original
+
+
+def reward_norm_enabled(config: Mapping[str, Any]) -> bool:
+    """Whether the reward head learns normalised rewards: ``auto`` is the original's choice,
+    on for dense MetaWorld only (its ``--dense_mw`` sets ``normalize_reward``)."""
+    choice = config["reward_norm"]
+    if choice == "auto":
+        return config["env_family"] == "metaworld" and not config["sparse_reward"]
+    return choice == "ema"
+
+
 class WorldModel(keras.Model):
     def __init__(self, config: Mapping[str, Any], action_size: int, **kwargs):
         super().__init__(**kwargs)
         self.action_size = action_size
+        self.normalise_reward = reward_norm_enabled(config)
+        self.reward_mean = self.add_weight(shape=(), initializer="zeros", trainable=False, name="reward_mean")
+        self.reward_std = self.add_weight(shape=(), initializer="ones", trainable=False, name="reward_std")
         self.free_nats = float(config["free_nats"])
         self.kl_scale = float(config["kl_scale"])
         self.grad_clip = float(config["grad_clip"])
@@ -64,9 +84,7 @@ class WorldModel(keras.Model):
         image_nll = -tf.reduce_mean(
             tfd.Independent(tfd.Normal(image_mean, 1.0), 3).log_prob(preprocess(batch["image"]))
         )
-        reward_nll = -tf.reduce_mean(
-            tfd.Normal(self.reward(feature), 1.0).log_prob(tf.cast(batch["reward"], tf.float32))
-        )
+        reward_nll = -tf.reduce_mean(tfd.Normal(self.reward(feature), 1.0).log_prob(self.reward_target(batch["reward"])))
         kl = tf.reduce_mean(
             tfd.kl_divergence(
                 tfd.Independent(tfd.Normal(post["mean"], post["std"]), 1),
@@ -78,14 +96,33 @@ class WorldModel(keras.Model):
         loss = self.kl_scale * kl_loss + image_nll + reward_nll
         return {"model_loss": loss, "image_nll": image_nll, "reward_nll": reward_nll, "kl": kl}, post
 
-    @tf.function
-    def train_step_graph(self, batch: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    def reward_target(self, reward: tf.Tensor) -> tf.Tensor:
+        """What the reward head learns: the raw reward, or (r - m) / s with the moving averages."""
+        reward = tf.cast(reward, tf.float32)
+        if not self.normalise_reward:
+            return reward
+        return (reward - self.reward_mean) / self.reward_std
+
+    def update(self, batch: Mapping[str, tf.Tensor]) -> tuple[dict[str, tf.Tensor], State]:
+        """One Adam step on a batch [B, L, ...], then the reward statistics move towards it.
+
+        The statistics move after the loss is taken (the batch is normalised by the averages
+        of the earlier batches), as in the original. Returns the metrics and the posteriors.
+        """
         with tf.GradientTape() as tape:
-            metrics, _ = self.losses_and_states(batch)
+            metrics, post = self.losses_and_states(batch)
         gradients = tape.gradient(metrics["model_loss"], self.trainable_variables)
         gradients, norm = tf.clip_by_global_norm(gradients, self.grad_clip)
         self.optimizer_.apply_gradients(zip(gradients, self.trainable_variables, strict=True))
-        return {**metrics, "grad_norm": norm}
+        reward = tf.cast(batch["reward"], tf.float32)
+        self.reward_mean.assign((1 - REWARD_EMA_RATE) * self.reward_mean + REWARD_EMA_RATE * tf.reduce_mean(reward))
+        self.reward_std.assign((1 - REWARD_EMA_RATE) * self.reward_std + REWARD_EMA_RATE * tf.math.reduce_std(reward))
+        return {**metrics, "grad_norm": norm, "reward_ema_mean": tf.identity(self.reward_mean),
+                "reward_ema_std": tf.identity(self.reward_std)}, post
+
+    @tf.function
+    def train_step_graph(self, batch: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        return self.update(batch)[0]
 
     def train_batch(self, batch: Mapping[str, np.ndarray]) -> dict[str, float]:
         """One Adam step on a replay batch; returns float metrics."""
@@ -143,32 +180,45 @@ class Filter:
     """Online filtering of observations into the current feature, one step at a time.
 
     This is ``initial_feature(observation history)`` of the latent-model protocol, kept
-    incremental so each decision costs one posterior step.
+    incremental so each decision costs one posterior step. Like the original (protocol.md 7.4)
+    it samples z from each posterior, feeds the sample to the next GRU step and returns
+    [sample, h] to plan from; ``sample=False`` keeps the posterior means instead (the
+    ``filter_sample: false`` variant). The noise comes from its own generator seeded by
+    ``seed``, so a run's filter draws do not depend on anything else that consumes randomness.
     """
 
-    def __init__(self, model: WorldModel):
+    def __init__(self, model: WorldModel, sample: bool = True, seed: int = 0):
         self._model = model
+        self._sample = sample
+        self._rng = np.random.default_rng([seed, FILTER_STREAM])
         self.reset()
+
+    @classmethod
+    def from_config(cls, model: WorldModel, config: Mapping[str, Any]) -> Filter:
+        return cls(model, sample=config["filter_sample"], seed=config["seed"])
 
     def reset(self) -> None:
         self._state = self._model.rssm.initial(1)
         self._last_action = tf.zeros([1, self._model.action_size])
 
     def observe(self, image: np.ndarray) -> tf.Tensor:
-        """Fold in a new observation; return the mean feature [1, F] to plan from."""
-        self._state = _filter_step(self._model, self._state, self._last_action, tf.convert_to_tensor(image[None]))
-        return self._model.rssm.mean_feature(self._state)
+        """Fold in a new observation; return the feature [1, F] to plan from."""
+        size = self._model.rssm.stoch_size
+        noise = self._rng.standard_normal([1, size]) if self._sample else np.zeros([1, size])
+        self._state = _filter_step(self._model, self._state, self._last_action, tf.convert_to_tensor(image[None]),
+                                   tf.constant(noise, tf.float32))
+        return self._model.rssm.feature(self._state)
 
     def record_action(self, action: np.ndarray) -> None:
         self._last_action = tf.convert_to_tensor(np.asarray(action, np.float32)[None])
 
 
+FILTER_STREAM = 0xF17  # second word of the filter generator's seed: a stream of its own
+
+
 @tf.function(reduce_retracing=True)
-def _filter_step_graph(model: WorldModel, state: State, action: tf.Tensor, image: tf.Tensor) -> State:
+def _filter_step(model: WorldModel, state: State, action: tf.Tensor, image: tf.Tensor, noise: tf.Tensor) -> State:
     embed = model.encoder(preprocess(image))
     post, _ = model.rssm.obs_step(state, action, embed, sample=False)
-    return post
+    return {**post, "stoch": post["mean"] + post["std"] * noise}
 
-
-def _filter_step(model: WorldModel, state: State, action: tf.Tensor, image: tf.Tensor) -> State:
-    return _filter_step_graph(model, state, action, image)

@@ -71,6 +71,7 @@ def _type_name(value: Any) -> str:
 CHOICES: dict[str, tuple[str, ...]] = {
     "precision": ("float32", "mixed_bfloat16"),
     "solver_dtype": ("float64", "float32"),
+    "reward_norm": ("auto", "ema", "none"),
 }
 
 

@@ -229,8 +229,8 @@ class SparseMetaWorld(gym.Env):
         action = np.clip(np.asarray(action, dtype=np.float32), -1.0, 1.0)
         state, reward, _, _, info = self._env.step(action)
         info = {"success": bool(info["success"])}
-        # The original normalises the dense reward (0..10) to 0..1 in --dense_mw mode.
-        return self._observation(state), float(reward) / 10.0, False, False, info
+        # The dense reward is MetaWorld's own (0..10); the world model normalises what it learns.
+        return self._observation(state), float(reward), False, False, info
 
     def render(self) -> np.ndarray:
         self._renderer.update_scene(self._env.data, camera=self._camera)

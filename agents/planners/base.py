@@ -26,7 +26,12 @@ class LatentModel(Protocol):
 
 @dataclass
 class PlanResult:
-    """A plan's actions [H, A] in [-1, 1], scalar diagnostics, and per-iteration curves."""
+    """A plan's actions [H, A], scalar diagnostics, and per-iteration curves.
+
+    The actions are finite but not clipped: a collocation or Gauss-Newton plan may end slightly
+    outside [-1, 1], and the agent adds exploration noise before clipping (as the original
+    does). Diagnostics such as ``predicted_return`` are of the clipped actions.
+    """
 
     actions: np.ndarray
     diagnostics: dict[str, float] = field(default_factory=dict)
@@ -67,10 +72,11 @@ def finite_actions(actions: np.ndarray, predicted_return: float = 0.0) -> tuple[
     """Replace NaN/Inf actions by zeros (latco.md) and count how many entries were bad.
 
     A non-finite predicted return means the model itself broke down during planning, so the
-    whole plan is distrusted: every action becomes zero and counts as bad.
+    whole plan is distrusted: every action becomes zero and counts as bad. Finite actions are
+    returned as planned, unclipped (see :class:`PlanResult`).
     """
     bad = ~np.isfinite(actions) | (not np.isfinite(predicted_return))
-    return np.where(bad, 0.0, np.clip(actions, -1.0, 1.0)).astype(np.float32), int(bad.sum())
+    return np.where(bad, 0.0, actions).astype(np.float32), int(bad.sum())
 
 
 class CompiledPerModel:

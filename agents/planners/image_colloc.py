@@ -23,9 +23,12 @@ i.e. planned images are filtered exactly as real observations are. For the RSSM 
 does not determine the latent (the GRU state h is memory), so the latent is [posterior mean of
 z given h and the image's embedding, h], with h the GRU state that ``step`` predicts from the
 previous latent (:func:`image_view` builds this from ``RSSMLatentModel._model`` when the model
-lacks the methods); gradients then also flow along the chain of h, as in the original. For a
-memoryless model (the analytic test model: linear decoder, least-squares encoder) each latent
-depends on its own image only.
+lacks the methods). As in the original (``imco_trunc_bptt``, protocol.md 7.4) backpropagation
+is truncated at each step: ``step`` is applied to a stop-gradient of the previous latent, so
+the gradient reaching an image or action comes only from the terms of its own step (its latent,
+its reward, its pixel error) and never along the recurrent chain. For a memoryless model (the
+analytic test model: linear decoder, least-squares encoder) each latent depends on its own
+image only, truncated or not.
 
 Objective, summed over t = 1 .. H and minimised by Adam (``gd_lr``) over images and actions,
 with the LatCo normaliser N = 1 / (mean_t sqrt(lam_t) s_dyn + mean_t sqrt(nu_t) s_act + 1):
@@ -48,8 +51,8 @@ of the image size: with lam_lr = 1 (what the ablation inherits from latco) retur
 (-> 6.3, 1.7) but the pixel MSE is still 6e-4 .. 1e-3 after 2000 steps (latent jumps of ~0.2
 per step for the test model's images); with lam_lr = 1000 it is 1e-5 .. 4e-5 after 1000 steps
 (returns -> 7.9, 4.9). The test uses lam_lr = 1000, and so should the ablation's config.
-At the end actions are clipped to [-1, 1], rolled out through the latent model, and the plan
-with the best predicted return is kept; NaN/Inf actions become zeros.
+At the end the actions, clipped to [-1, 1], are rolled out through the latent model and the
+plan with the best predicted return is kept; NaN/Inf actions become zeros.
 
 Cost: one Adam step on a paper-size RSSM (H = 30, one core) measured 0.11 s, so a plan of the
 ablation's 5000 steps takes about 9 minutes.
@@ -145,24 +148,26 @@ class ImageColloc:
         """[B, 1]: LatCo's per-plan scale, so growing multipliers do not swamp the reward."""
         return residual_normaliser(lam, nu, self.s.dyn_scale, self.s.act_scale)[:, None]
 
+    @staticmethod
+    def unroll(model: LatentModel, view: ImageView, observed: tf.Tensor, images: tf.Tensor,
+               actions: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Latents [B, H+1, F] of (o_1, planned images) and predictions decode(step) [B, H, ...].
+
+        observed [B, F] is f_1; images [B, H, ...] are o_2 .. o_{H+1}; actions [B, H, A].
+        """
+        embeddings = view.encode(images)  # all images at once: the encoder needs no history
+        latent, latents, priors = observed, [observed], []
+        for t in range(images.shape[1]):
+            prior = model.step(tf.stop_gradient(latent), actions[:, t])  # truncated BPTT
+            latent = embeddings[:, t] if view.posterior is None else view.posterior(prior, embeddings[:, t])
+            priors.append(prior)
+            latents.append(latent)
+        return tf.stack(latents, 1), view.decode(tf.stack(priors, 1))
+
     def _build(self, model: LatentModel):
         s = self.s
         view = image_view(model)
         size, actions_size = model.feature_size, model.action_size
-
-        def unroll(observed: tf.Tensor, images: tf.Tensor, actions: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-            """Latents [B, H+1, F] of (o_1, planned images) and predictions decode(step) [B, H, ...].
-
-            observed [B, F] is f_1; images [B, H, ...] are o_2 .. o_{H+1}; actions [B, H, A].
-            """
-            embeddings = view.encode(images)  # all images at once: the encoder needs no history
-            latent, latents, priors = observed, [observed], []
-            for t in range(s.horizon):
-                prior = model.step(latent, actions[:, t])
-                latent = embeddings[:, t] if view.posterior is None else view.posterior(prior, embeddings[:, t])
-                priors.append(prior)
-                latents.append(latent)
-            return tf.stack(latents, 1), view.decode(tf.stack(priors, 1))
 
         def violations(images, predicted, actions):
             """Pixel violation mean (o - decode(step))^2 and action violation, [B, H] each."""
@@ -185,7 +190,7 @@ class ImageColloc:
             for i in tf.range(s.iterations):
                 with tf.GradientTape() as tape:
                     tape.watch([images, actions])
-                    latents, predicted = unroll(observed, images, actions)
+                    latents, predicted = self.unroll(model, view, observed, images, actions)
                     v_dyn, v_act = violations(images, predicted, actions)
                     bounds = tf.reduce_sum(tf.square(bound_violation(actions)), -1)
                     reward = model.reward(latents[:, 1:])
@@ -210,7 +215,7 @@ class ImageColloc:
                 curves["nu_mean"] = curves["nu_mean"].write(i, tf.reduce_mean(nu))
                 curves["predicted_reward"] = curves["predicted_reward"].write(
                     i, tf.reduce_mean(tf.reduce_sum(model.reward(latents[:, 1:]), 1)))
-            latents, predicted = unroll(observed, images, actions)
+            latents, predicted = self.unroll(model, view, observed, images, actions)
             v_dyn, v_act = violations(images, predicted, actions)
             clipped = tf.clip_by_value(actions, -1.0, 1.0)
             clipped = tf.where(tf.math.is_finite(clipped), clipped, tf.zeros_like(clipped))

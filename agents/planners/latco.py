@@ -12,8 +12,11 @@ plus f_1 pinned to the observed feature by a residual weighted 1000. Each iterat
 Gauss-Newton step (block-tridiagonal solve, agents/gauss_newton.py) and then moves the
 multipliers: lam_t <- lam_t (1 + 0.1 log10((v_t + 0.1 eps) / eps)), so satisfied constraints
 relax and violated ones tighten. The same class, configured, gives the ablations
-latco_no_constraint (no dual updates) and latco_no_relax (lam starts at 1e8); the first-order
-ablation replaces the Gauss-Newton step by Adam on the same residuals.
+latco_no_constraint (no dual updates) and latco_no_relax (lam starts at 1e8). The first-order
+ablation is the original's ``collocation_gd`` instead (protocol.md 7.4): Adam on
+-sum r + dyn_scale sum lam ||gap||^2 + act_scale sum nu max(a^2 - 1, 0) with f_1 held at the
+observation, and additive dual steps lam += lam_lr ||gap||^2, nu += nu_lr violation (nu per
+action dimension), no normaliser and no pin residual.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from agents.planners.base import (
     finite_actions,
     rollout_returns,
 )
-from agents.planners.shooting import adam_update, bound_violation
+from agents.planners.shooting import adam_update, bound_violation, dual_step_due, square_bound_violation
 
 PIN_WEIGHT = 1000.0
 
@@ -54,7 +57,7 @@ class LatcoSettings:
     act_scale: float = 1.0
     parallel_plans: int = 1
     solver_dtype: str = "float64"
-    first_order: bool = False  # Adam on the residuals instead of Gauss-Newton
+    first_order: bool = False  # the original's first-order Lagrangian by Adam instead of Gauss-Newton
     learning_rate: float = 0.05
     lam_lr: float = 1.0
     nu_lr: float = 100.0
@@ -199,6 +202,24 @@ class LatCo:
         diag = diag + damping * tf.eye(width, dtype=x.dtype)
         return diag, lower, rhs
 
+    def _first_order_loss(self, model: LatentModel, x: tf.Tensor, observed: tf.Tensor, lam: tf.Tensor,
+                          nu: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """The original's first-order Lagrangian (protocol.md 7.4) and its violations.
+
+        -sum_t reward(f_{t+1}) + dyn_scale sum_t lam_t ||step(f_t, a_t) - f_{t+1}||^2
+        + act_scale sum_{t,a} nu_{t,a} max(a^2 - 1, 0), with f_1 the observed feature (a constant,
+        not x's first row) and no normaliser. Returns the loss, the gaps [B, H] and the action
+        violations [B, H, A].
+        """
+        size = model.feature_size
+        features = tf.concat([observed[:, None], x[:, 1:, :size]], 1)
+        actions = x[:, :-1, size:]
+        gaps = dynamics_violation(model, features, x[..., size:])
+        violation = square_bound_violation(actions)
+        loss = (-tf.reduce_sum(model.reward(features[:, 1:])) + self.s.dyn_scale * tf.reduce_sum(lam * gaps)
+                + self.s.act_scale * tf.reduce_sum(nu * violation))
+        return loss, gaps, violation
+
     # --- the optimisation ----------------------------------------------------------------
     def _build(self, model: LatentModel):
         s = self.s
@@ -214,6 +235,8 @@ class LatCo:
             x = tf.concat([first, noise[:, 1:]], 1)
             lam = tf.fill([plans, s.horizon], s.init_lam)
             nu = tf.fill([plans, s.horizon], s.init_nu)
+            if s.first_order:  # one multiplier per action dimension, as the original's nu
+                nu = tf.fill([plans, s.horizon, model.action_size], s.init_nu)
             m_adam, v_adam = tf.zeros_like(x), tf.zeros_like(x)
             v_dyn = dynamics_violation(model, x[..., :size], x[..., size:])
             v_act = action_violation(x[..., size:])
@@ -221,27 +244,27 @@ class LatCo:
                       ("dynamics_violation", "action_violation", "lambda_mean", "nu_mean", "predicted_reward")}
             for i in tf.range(s.iterations):
                 if s.first_order:
-                    first_residual = PIN_WEIGHT * (x[:, 0, :size] - observed)
                     with tf.GradientTape() as tape:
                         tape.watch(x)
-                        residual = self._pair_residuals(model, x, lam, nu)
-                        loss = tf.reduce_sum(tf.square(residual)) + tf.reduce_sum(tf.square(first_residual))
-                    grad = tape.gradient(loss, x)
-                    update, m_adam, v_adam = adam_update(grad, m_adam, v_adam, tf.cast(i + 1, tf.float32),
-                                                         s.learning_rate)
+                        loss, gaps, violation = self._first_order_loss(model, x, observed, lam, nu)
+                    update, m_adam, v_adam = adam_update(tape.gradient(loss, x), m_adam, v_adam,
+                                                         tf.cast(i + 1, tf.float32), s.learning_rate)
+                    # The loss reads f_1 from ``observed``, so x's f_1 has a zero gradient and Adam
+                    # leaves it exactly at the observation.
                     x = x - update
+                    # As the original: the multipliers (and the curves) see the plan before the step.
+                    v_dyn, v_act = gaps, tf.reduce_sum(violation, -1)
+                    if dual_step_due(i, s.lm_update_every):
+                        lam = lam + s.lam_lr * gaps
+                        nu = nu + s.nu_lr * violation
                 else:
                     # damping / 2: the original solves (2 J^T J + mu I) d = 2 J^T r.
                     diag, lower, rhs = self.normal_equations(model, x, lam, nu, observed, s.damping / 2)
                     delta = solve_block_tridiagonal(tf.cast(diag, dtype), tf.cast(lower, dtype), tf.cast(rhs, dtype))
                     x = x - tf.cast(delta, x.dtype)
-                v_dyn = dynamics_violation(model, x[..., :size], x[..., size:])
-                v_act = action_violation(x[..., size:])
-                if s.lm_update_every > 0 and i % s.lm_update_every == s.lm_update_every - 1:
-                    if s.first_order:  # gradient ascent on the multipliers
-                        lam = lam + s.lam_lr * v_dyn
-                        nu = nu + s.nu_lr * v_act
-                    else:
+                    v_dyn = dynamics_violation(model, x[..., :size], x[..., size:])
+                    v_act = action_violation(x[..., size:])
+                    if dual_step_due(i, s.lm_update_every):
                         lam = dual_update(lam, v_dyn, s.dyn_threshold)
                         nu = dual_update(nu, v_act, s.act_threshold)
                 curves["dynamics_violation"] = curves["dynamics_violation"].write(i, tf.reduce_mean(v_dyn))
@@ -250,6 +273,9 @@ class LatCo:
                 curves["nu_mean"] = curves["nu_mean"].write(i, tf.reduce_mean(nu))
                 curves["predicted_reward"] = curves["predicted_reward"].write(
                     i, tf.reduce_mean(tf.reduce_sum(model.reward(x[:, 1:, :size]), 1)))
+            if s.first_order:  # the final plan's own violations, for the diagnostics
+                v_dyn = dynamics_violation(model, x[..., :size], x[..., size:])
+                v_act = action_violation(x[..., size:])
             actions = tf.clip_by_value(x[:, :-1, size:], -1.0, 1.0)
             actions = tf.where(tf.math.is_finite(actions), actions, tf.zeros_like(actions))
             returns = rollout_returns(model, observed, actions)

@@ -15,16 +15,18 @@ N(m_t, diag(|s_t|^2)). m_1 is pinned to the observed feature and s_1 to ``init_s
 Residuals of each consecutive pair (t, t+1), m = 2F + A + 1 rows, scaled by the LatCo
 normaliser 1 / (mean_t sqrt(lam_t) s_dyn + mean_t sqrt(nu_t) s_act + 1):
 
-    dynamics  sqrt(lam_t) s_dyn [m_{t+1} - mean_k y_k,  |s_{t+1}| - std_k y_k]       (2F)
+    dynamics  sqrt(lam_t) s_dyn [m_{t+1} - mean_k y_k,  |s_{t+1}| - sg(std_k y_k)]   (2F)
     actions   sqrt(nu_t)  s_act max(|a_t| - 1, 0)                                     (A)
     reward    softplus(-reward(m_{t+1} + sg(|s_{t+1}|) xi)),  xi ~ N(0, I)            (1)
 
-with the particles p_k = m_t + |s_t| e_k and their stochastic successors
+with the particles p_k = m_t + sg(|s_t|) e_k and their stochastic successors
 y_k = step(p_k, a_t) + step_std(p_k, a_t) eta_k, k = 1 .. n_particles (sg = stop-gradient).
-The violation used by the dual update is v_t = ||m_{t+1} - mean y||^2 + || |s_{t+1}| - std y ||^2,
-and the multipliers move exactly as in LatCo (:func:`agents.planners.latco.dual_update`,
-threshold 1e-2 for platco). Actions are clipped to [-1, 1] at the end; the plan kept (of
-``parallel_plans``) is the one with the best mean return over n_particles stochastic rollouts.
+As in the original (protocol.md 7.4), the std residual moves only s_{t+1}: the spread of a plan
+is carried forward by moment matching, never shaped through s_t or the predicted std. The
+violation used by the dual update is the mean gap alone, v_t = ||m_{t+1} - mean y||^2, and the
+multipliers move exactly as in LatCo (:func:`agents.planners.latco.dual_update`, threshold
+1e-2 for platco). The plan kept (of ``parallel_plans``) is the one whose actions, clipped to
+[-1, 1], have the best mean return over n_particles stochastic rollouts.
 
 Choices (and why):
 
@@ -186,17 +188,19 @@ class PLatCo:
         """Moments [N, F] each of the stochastic successors of N planned beliefs.
 
         current [N, 2F + A] = [m_t, s_t, a_t]; eps, eta [N, P, F] standardised noise for the
-        particles and for the transition. Returns (mean_k y_k, std_k y_k).
+        particles and for the transition. Returns (mean_k y_k, std_k y_k). As in the original,
+        the particles spread by a stop-gradient std and the std is returned as a constant: the
+        mean residual moves m_t and a_t, the std residual only s_{t+1}.
         """
         size = model.feature_size
         n, particles = tf.shape(current)[0], eps.shape[1]
         mean, scale, action = current[:, :size], current[:, size:2 * size], current[:, 2 * size:]
-        points = tf.reshape(mean[:, None] + tf.abs(scale)[:, None] * eps, [-1, size])
+        points = tf.reshape(mean[:, None] + tf.stop_gradient(tf.abs(scale))[:, None] * eps, [-1, size])
         next_mean, next_std = step_moments(model, points, tf.repeat(action, particles, axis=0))
         successors = tf.reshape(next_mean + next_std * tf.reshape(eta, [-1, size]), [n, particles, size])
         moment_mean = tf.reduce_mean(successors, 1)
         variance = tf.reduce_mean(tf.square(successors - moment_mean[:, None]), 1)
-        return moment_mean, tf.sqrt(variance + STD_FLOOR)
+        return moment_mean, tf.stop_gradient(tf.sqrt(variance + STD_FLOOR))
 
     def _pair_residuals(self, model: LatentModel, current: tf.Tensor, following: tf.Tensor, eps: tf.Tensor,
                         eta: tf.Tensor, xi: tf.Tensor, lam: tf.Tensor, nu: tf.Tensor,
@@ -246,34 +250,25 @@ class PLatCo:
                               scale: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Residuals [N, m] (from the particles) and Jacobians [N, m, d] of N pairs.
 
-        Why: the exact Jacobian of particle moments needs a backward pass per particle and
-        output row (N P F rows, measured 8 s per iteration and 6 GB at F = 230, H = 10, 50
-        particles on one core). Here the moments' Jacobian is that of their first-order
-        (delta-method) propagation around the mean, y ~ mu(m, a) + G (p - m) + sigma(m, a) eta
-        with G = d mu / d f, which needs one Jacobian of [mu, sigma] at the mean (2F rows per
-        pair, twice LatCo's cost; F rows when the model offers ``step_jacobian``):
-
-            d mean_y / d (m, s, a)   = [G_f, 0, G_a]
-            d std_y_i / d s_j        = G_ij^2 s_j / std_lin_i,   std_lin_i^2 = sum_j G_ij^2 s_j^2 + sigma_i^2
-            d std_y_i / d (m, a)     = sigma_i (d sigma_i / d (m, a)) / std_lin_i
-
-        (second derivatives of the step are dropped). The Jacobians w.r.t. x_{t+1} (the planned
+        Why: the exact Jacobian of the particle mean needs a backward pass per particle and
+        output row. Here it is that of the first-order (delta-method) propagation around the
+        mean, d mean_y / d (m, s, a) = [G_f, 0, G_a] with G = d step / d [f, a] at the mean
+        (one Jacobian per pair, LatCo's cost; analytic when the model offers
+        ``step_jacobian``). The std residual has no Jacobian w.r.t. x_t (the predicted std is
+        a constant, see :meth:`_particle_moments`). The Jacobians w.r.t. x_{t+1} (the planned
         moments themselves and the reward sample) and of the action rows are exact.
         """
         size, actions_size = model.feature_size, model.action_size
         width = current.shape[-1]
-        mean, raw_scale, action = current[:, :size], current[:, size:2 * size], current[:, 2 * size:]
-        point = tf.concat([mean, action], -1)
-        analytic = hasattr(model, "step_jacobian")  # optional protocol part: d step / d [f, a]
-        with tf.GradientTape() as tape:
-            tape.watch(point)
-            _, sigma = moments = step_moments(model, point[:, :size], point[:, size:])
-            differentiated = sigma if analytic else tf.concat(moments, -1)
-        jac = tape.batch_jacobian(differentiated, point, experimental_use_pfor=True)  # [N, (2)F, F + A]
-        if analytic:
-            step_jac, std_jac = model.step_jacobian(mean, action), jac
+        mean, action = current[:, :size], current[:, 2 * size:]
+        if hasattr(model, "step_jacobian"):  # optional protocol part: d step / d [f, a]
+            step_jac = model.step_jacobian(mean, action)
         else:
-            step_jac, std_jac = jac[:, :size], jac[:, size:]
+            point = tf.concat([mean, action], -1)
+            with tf.GradientTape() as tape:
+                tape.watch(point)
+                predicted = model.step(point[:, :size], point[:, size:])
+            step_jac = tape.batch_jacobian(predicted, point, experimental_use_pfor=True)  # [N, F, F + A]
         moment_mean, moment_std = self._particle_moments(model, current, eps, eta)
 
         mean_next, scale_next = following[:, :size], following[:, size:2 * size]
@@ -301,15 +296,12 @@ class PLatCo:
             zeros(actions_size, width),
             tf.concat([q, tf.zeros([n, size + actions_size])], -1)[:, None],
         ], 1)
-        # d / d x_t, linearised moment propagation.
+        # d / d x_t: the mean rows by linearised propagation, nothing for the std rows.
         step_f, step_a = step_jac[..., :size], step_jac[..., size:]
-        std_lin = tf.sqrt(tf.reduce_sum(tf.square(step_f * raw_scale[:, None]), -1) + tf.square(sigma) + STD_FLOOR)
-        std_by_scale = tf.square(step_f) * raw_scale[:, None] / std_lin[..., None]
-        std_by_point = (sigma / std_lin)[..., None] * std_jac
         outside = tf.cast(tf.abs(action) > 1.0, current.dtype) * tf.sign(action)
         jac_current = tf.concat([
             -c_dyn[..., None] * tf.concat([step_f, zeros(size, size), step_a], -1),
-            -c_dyn[..., None] * tf.concat([std_by_point[..., :size], std_by_scale, std_by_point[..., size:]], -1),
+            zeros(size, width),
             tf.concat([zeros(actions_size, 2 * size), c_act[..., None] * tf.linalg.diag(outside)], -1),
             zeros(1, width),
         ], 1)
@@ -317,12 +309,15 @@ class PLatCo:
 
     def _violations(self, model: LatentModel, x: tf.Tensor, eps: tf.Tensor,
                     eta: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """Moment-matching violation v_dyn [B, H] and action violation v_act [B, H] of x."""
+        """Mean-dynamics violation v_dyn [B, H] and action violation v_act [B, H] of x.
+
+        Only the mean gap ||m_{t+1} - mean y||^2 drives the multipliers, as in the original:
+        the std residual is matched but never tightened.
+        """
         size, width = model.feature_size, x.shape[-1]
         batch, pairs = tf.shape(x)[0], x.shape[1] - 1
-        moment_mean, moment_std = self._particle_moments(model, tf.reshape(x[:, :-1], [-1, width]), eps, eta)
-        following = tf.reshape(x[:, 1:], [-1, width])
-        gap = tf.concat([following[:, :size] - moment_mean, tf.abs(following[:, size:2 * size]) - moment_std], -1)
+        moment_mean, _ = self._particle_moments(model, tf.reshape(x[:, :-1], [-1, width]), eps, eta)
+        gap = tf.reshape(x[:, 1:, :size], [-1, size]) - moment_mean
         v_dyn = tf.reshape(tf.reduce_sum(tf.square(gap), -1), [batch, pairs])
         v_act = tf.reduce_sum(tf.nn.relu(tf.square(x[:, :-1, 2 * size:]) - 1.0), -1)
         return v_dyn, v_act

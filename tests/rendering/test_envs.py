@@ -66,7 +66,7 @@ def test_dense_reward_variant_is_shaped():
     env = envs.make(_config("mw_reach", sparse_reward=False))
     env.reset(seed=0)
     rewards = [env.step(np.zeros(4))[1] for _ in range(3)]
-    assert all(0 < r < 1 for r in rewards), rewards
+    assert all(0 < r < 10 for r in rewards) and max(rewards) > 0.1, rewards  # MetaWorld's own 0..10 scale
     env.close()
 
 
