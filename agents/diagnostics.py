@@ -40,9 +40,8 @@ def world_model_diagnostics(model, episode: Mapping[str, np.ndarray], horizon: i
                             context: int = 5, starts: int = 4) -> dict[str, float]:
     """Open-loop prediction and reward-head accuracy of ``model`` on one held-out episode.
 
-    ``model`` is an :class:`agents.world_model.WorldModel`; ``reward_prediction`` (if the
-    model has it) maps its reward head back to environment units, so errors are in the
-    environment's reward scale even when the head is trained on normalised targets.
+    ``model`` is an :class:`agents.world_model.WorldModel`; its ``reward_prediction`` is in
+    the environment's units even when the head is trained on normalised targets.
     """
     images = tf.convert_to_tensor(episode["image"][None])
     actions = tf.convert_to_tensor(np.asarray(episode["action"], np.float32)[None])
@@ -51,7 +50,7 @@ def world_model_diagnostics(model, episode: Mapping[str, np.ndarray], horizon: i
     post, _ = model.rssm.observe(model.encoder(preprocess(images)), actions)
     truth = preprocess(images)[0].numpy()
     recon = model.decoder(model.rssm.feature(post))[0].numpy()
-    filtered_reward = _reward_in_env_units(model, model.rssm.feature(post))[0].numpy()
+    filtered_reward = model.reward_prediction(model.rssm.feature(post))[0].numpy()
     metrics = {"diag/recon_image_mse": float(np.mean((recon - truth) ** 2))}
     metrics.update(_reward_accuracy(filtered_reward[1:], rewards[1:]))
 
@@ -66,18 +65,12 @@ def world_model_diagnostics(model, episode: Mapping[str, np.ndarray], horizon: i
         feature = model.rssm.feature(state)
         predicted = model.decoder(feature).numpy()
         image_errors.append(np.mean((predicted - truth[first + k]) ** 2))
-        predicted_reward = _reward_in_env_units(model, feature).numpy()
+        predicted_reward = model.reward_prediction(feature).numpy()
         reward_errors.append(np.mean(np.abs(predicted_reward - rewards[first + k])))
     metrics["diag/openloop_image_mse"] = float(np.mean(image_errors))
     metrics["diag/openloop_image_mse_last"] = float(image_errors[-1])
     metrics["diag/openloop_reward_mae"] = float(np.mean(reward_errors))
     return metrics
-
-
-def _reward_in_env_units(model, feature: tf.Tensor) -> tf.Tensor:
-    if hasattr(model, "reward_prediction"):
-        return model.reward_prediction(feature)
-    return model.reward(feature)
 
 
 def _reward_accuracy(predicted: np.ndarray, actual: np.ndarray) -> dict[str, float]:

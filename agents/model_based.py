@@ -64,7 +64,7 @@ class ModelBasedAgent:
                 planned_features = self._planned_features(feature, result)
                 self._queue = list(zip(result.actions[:steps], planned_features[:steps], strict=False))
                 executed = tf.constant(planned_features[1: steps + 1], tf.float32)
-                self._planned_rewards[len(self._episode)] = self.latent.reward(executed).numpy()
+                self._planned_rewards[len(self._episode)] = self.model.reward_prediction(executed).numpy()
             action, planned = self._queue.pop(0)
             if training:
                 action = action + self._rng.normal(0.0, self._config["expl_noise"], action.shape)
