@@ -34,16 +34,6 @@ class LaunchReport:
         return [o for o in self.outcomes if o.status not in ("COMPLETED", "SKIPPED")]
 
 
-def completed_keys(specs: list[RunSpec], target: MongoTarget) -> set[tuple[str, str]]:
-    """(run key, config hash) pairs of the grid already COMPLETED in the database."""
-    keys = [spec.key for spec in specs]
-    docs = target.database().runs.find(
-        {"config.run_key": {"$in": keys}, "status": "COMPLETED"},
-        {"config.run_key": 1, "config.config_hash": 1},
-    )
-    return {(d["config"]["run_key"], d["config"]["config_hash"]) for d in docs}
-
-
 def threads_per_worker(max_parallel: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, max_parallel))
 

@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_cli
 
-from benchmark import slurm as slurm_module
 from benchmark.database import MongoTarget
 from benchmark.errors import ConfigError
 from benchmark.slurm import (
@@ -32,6 +31,7 @@ from benchmark.slurm import (
     slurm_options,
     this_host_addresses,
 )
+from benchmark.slurm import scheduler as slurm_module
 
 START = ROOT / "scripts" / "slurm-single-node.sh"
 STOP = ROOT / "scripts" / "slurm-single-node-stop.sh"
