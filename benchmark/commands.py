@@ -127,7 +127,8 @@ def _print_dry_run(args: Namespace, specs: list[RunSpec], options: SlurmOptions 
 
     try:
         target = resolve_target(args.mongo_url, args.results, start=False)
-    except DatabaseError:
+    except DatabaseError as error:  # no earlier runs to learn from: the figures still answer
+        print(f"note: no step rates from the database: {error}")
         target = None
     estimates = estimate_runs(specs, target)
     table = Table(title=f"suite {args.suite}: {len(specs)} runs")

@@ -15,7 +15,11 @@ from benchmark.database import MongoTarget
 
 
 def _projection(fields: Iterable[str]) -> dict[str, int]:
-    return {"config.run_key": 1, "config.config_hash": 1, **dict.fromkeys(fields, 1)}
+    """The fields asked for plus the record's identity (MongoDB refuses ``config`` beside
+    ``config.run_key``, so the whole config covers both)."""
+    fields = list(fields)
+    identity = [] if "config" in fields else ["config.run_key", "config.config_hash"]
+    return dict.fromkeys([*identity, *fields], 1)
 
 
 def latest_record(
