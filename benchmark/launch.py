@@ -3,7 +3,7 @@
 Two backends share one code path: each run executes ``run_in_worker`` (thread limits, then the
 job, ``execute_run`` by default) in a process of its own, and each outcome is collected by
 ``note_outcome`` into a :class:`LaunchReport`. Locally the process is a spawned worker of a
-pool here; on a cluster it is a Slurm job (``benchmark/slurm.py``).
+pool here; on a cluster it is a Slurm job (``benchmark/slurm/``).
 
 Locally every run gets its own process (spawned, one run per process) so TensorFlow's
 memory and MuJoCo's GL contexts never leak between runs, and the machine's cores are shared
