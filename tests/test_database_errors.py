@@ -6,45 +6,17 @@ traceback and without printing the password.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
-from conftest import run_cli
-
-from benchmark.database import EmbeddedServer, MongoTarget
+from conftest import auth_server, run_cli
 
 SECRET = "Wr0ngPassw0rd"
 
 
 @pytest.fixture(scope="module")
 def auth_url(tmp_path_factory):
-    """The URL of a server that requires SCRAM authentication (its one user: suite/right)."""
-    folder = tmp_path_factory.mktemp("authdb")
-    server = EmbeddedServer(folder)
-    plain = server.start()
-    plain.client().admin.command("createUser", "suite", pwd="right", roles=["root"])
-    server.stop()
-    port = int(plain.url.rsplit(":", 1)[1].strip("/"))
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("secantusd-py")), "--host", "127.0.0.1", "--port", str(port),
-         "--storage-path", str(server.data_dir / "wiredtiger"), "--auth"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    good = MongoTarget(f"mongodb://suite:right@127.0.0.1:{port}/?authSource=admin")
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            good.ping(timeout_ms=500)
-            break
-        except Exception:
-            assert time.monotonic() < deadline, "the --auth server did not start"
-            time.sleep(0.3)
-    yield f"mongodb://suite:{SECRET}@127.0.0.1:{port}/?authSource=admin"
-    process.terminate()
-    process.wait(timeout=30)
+    """The URL of a server that requires authentication, with a password it refuses."""
+    with auth_server(tmp_path_factory.mktemp("authdb"), "suite", "right") as port:
+        yield f"mongodb://suite:{SECRET}@127.0.0.1:{port}/?authSource=admin"
 
 
 @pytest.mark.parametrize("command", [
