@@ -122,7 +122,7 @@ def _print_dry_run(args: Namespace, specs: list[RunSpec], options: SlurmOptions 
     Step rates come from the database when one is reachable without starting anything (the
     embedded server is not started for a dry run)."""
     from benchmark.errors import DatabaseError
-    from benchmark.estimates import FIGURES_PATH, estimate_runs, format_duration
+    from benchmark.estimates import FIGURES_PATH, estimate_runs, format_duration, format_hours
     from benchmark.launch import threads_per_worker
 
     try:
@@ -141,13 +141,13 @@ def _print_dry_run(args: Namespace, specs: list[RunSpec], options: SlurmOptions 
     hours = sum(e.seconds for e in estimates) / 3600
     cpus = options.cpus if options is not None else threads_per_worker(args.max_parallel or 1)
     gpus = options.gpus if options is not None else 0
-    cost = f"{hours * gpus:.1f} GPU-hours ({gpus} GPU{'s' if gpus > 1 else ''} per run)" if gpus else \
-        f"{hours * cpus:.1f} CPU-hours ({cpus} CPU{'s' if cpus > 1 else ''} per run)"
+    cost = f"{format_hours(hours * gpus)} GPU-hours ({gpus} GPU{'s' if gpus > 1 else ''} per run)" if gpus else \
+        f"{format_hours(hours * cpus)} CPU-hours ({cpus} CPU{'s' if cpus > 1 else ''} per run)"
     from_db = sum(e.source != "figures" for e in estimates)
     sources = [f"{from_db} from the step rates of earlier runs in {target.masked}" if from_db else "",
                f"{len(estimates) - from_db} from benchmark figures ({FIGURES_PATH.name})"
                if from_db < len(estimates) else ""]
-    print(f"estimated total: {hours:.1f} run-hours, {cost}; estimates: {', '.join(filter(None, sources))}")
+    print(f"estimated total: {format_hours(hours)} run-hours, {cost}; estimates: {', '.join(filter(None, sources))}")
     return 0
 
 

@@ -91,3 +91,8 @@ def format_duration(seconds: float) -> str:
     if seconds < 48 * 3600:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} d"
+
+
+def format_hours(hours: float) -> str:
+    """``85,058`` for a paper grid, ``5.3`` or ``0.025`` for small ones (two significant digits)."""
+    return f"{hours:,.0f}" if hours >= 100 else f"{hours:.2g}"

@@ -75,7 +75,7 @@ def test_dry_run_estimates_each_run_from_the_benchmark_figures_and_totals_gpu_ho
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines() if "lottery/pm_lottery/random/seed" in line]
     assert len(rows) == 2 and all("45 s" in row and "figures" in row for row in rows)
-    assert "estimated total: 0.0 run-hours, 0.0 GPU-hours (1 GPU per run); estimates: 2 from benchmark figures" \
+    assert "estimated total: 0.025 run-hours, 0.025 GPU-hours (1 GPU per run); estimates: 2 from benchmark figures" \
         in result.stdout
     assert not (tmp_path / "db").exists()
 
