@@ -19,7 +19,6 @@ from benchmark.slurm.scheduler import FINISHED_STATES, cancel_jobs, job_states
 LOG_TAIL_LINES = 40
 
 
-
 @dataclass(frozen=True)
 class SubmittedRun:
     """One run's array task and where its files are."""

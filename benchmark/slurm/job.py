@@ -22,7 +22,6 @@ from benchmark.registry import RunSpec
 URL_VARIABLE = "LATCO_JOB_MONGO_URL"
 
 
-
 class RunFailed(Exception):
     """Raised in the job for a run that did not complete, so that Slurm's state says FAILED.
 

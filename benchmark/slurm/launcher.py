@@ -33,7 +33,6 @@ MAX_TIMEOUT_REQUEUES = 20
 UNKNOWN_PATIENCE_S = 600.0
 
 
-
 def _executor(folder: Path, options: SlurmOptions, suite: str):
     import submitit
 
@@ -188,6 +187,5 @@ def wait_for_runs(runs: list[SubmittedRun], target: MongoTarget, progress=None, 
                 progress.set_postfix_str(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
             time.sleep(poll_s)
     return report
-
 
 

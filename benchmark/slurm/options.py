@@ -25,9 +25,6 @@ _PROFILE_KEYS = frozenset({
 })
 
 
-
-
-
 @dataclass(frozen=True)
 class SlurmOptions:
     """Resources of each run's job and how the suite's array is submitted.

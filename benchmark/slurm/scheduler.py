@@ -22,8 +22,8 @@ FINISHED_STATES = frozenset({
 })
 
 
-
 def require(program: str) -> None:
+    """Fail in one line, before anything is submitted, where Slurm's clients are not installed."""
     if shutil.which(program) is None:
         raise ConfigError(
             f"Slurm's {program} is not on PATH: run on a machine of the cluster (a login node) "
