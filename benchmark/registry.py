@@ -119,7 +119,7 @@ class Registry:
         for name in self.names("tasks"):
             entry = self.entries["tasks"][name]
             for key in entry.get("config") or {}:
-                if key in owners and key != "env_family":
+                if key in owners:
                     raise ConfigError(
                         f"{entry['_path']}: key '{key}' is a method setting ({', '.join(sorted(set(owners[key])))} "
                         f"set it, and the method layer comes after the task's); set it per family in the "
