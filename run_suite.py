@@ -149,6 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: re-run the same command to resume (completed runs are skipped)", file=sys.stderr)
         return 130
+    except Exception as error:  # a database error past the first check (server gone, roles changed)
+        from benchmark.database import database_error_message, mask_url
+
+        message = database_error_message(error, mask_url(args.mongo_url or os.environ.get("LATCO_MONGO_URL", "")
+                                                         or "the embedded server"))
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

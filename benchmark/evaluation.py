@@ -22,6 +22,7 @@ from benchmark.experiment import (
     run_directory,
     sacred_config,
 )
+from benchmark.records import latest_record
 from benchmark.registry import RunSpec
 
 
@@ -36,10 +37,7 @@ def execute_evaluation(spec: RunSpec, target: MongoTarget, results_dir: Path, ep
     from sacred.observers import MongoObserver
 
     key = evaluation_key(spec)
-    training = target.database().runs.find_one(
-        {"config.run_key": spec.key, "config.config_hash": spec.config_hash, "status": "COMPLETED"},
-        {"_id": 1}, sort=[("_id", -1)],
-    )
+    training = latest_record(target, spec.key, spec.config_hash, status="COMPLETED")
     if training is None:
         return RunOutcome(key, "FAILED", None, "no completed training run with this config; run it first")
     run_dir = run_directory(results_dir, spec)

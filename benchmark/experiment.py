@@ -118,12 +118,10 @@ def _previous_record(spec: RunSpec, target: MongoTarget) -> tuple[Any, str | Non
     """(_id, status) of this run's latest earlier record (same key and hash), or (None, None)."""
     import pymongo.errors
 
+    from benchmark.records import latest_record
+
     try:
-        doc = target.database().runs.find_one(
-            {"config.run_key": spec.key, "config.config_hash": spec.config_hash},
-            {"_id": 1, "status": 1},
-            sort=[("_id", -1)],
-        )
+        doc = latest_record(target, spec.key, spec.config_hash)
     except pymongo.errors.PyMongoError:
         return None, None  # the observer reports the unreachable database itself
     return (doc["_id"], doc.get("status")) if doc else (None, None)

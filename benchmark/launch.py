@@ -3,7 +3,7 @@
 Two backends share one code path: each run executes ``run_in_worker`` (thread limits, then the
 job, ``execute_run`` by default) in a process of its own, and each outcome is collected by
 ``note_outcome`` into a :class:`LaunchReport`. Locally the process is a spawned worker of a
-pool here; on a cluster it is a Slurm job (``benchmark/slurm.py``).
+pool here; on a cluster it is a Slurm job (``benchmark/slurm/``).
 
 Locally every run gets its own process (spawned, one run per process) so TensorFlow's
 memory and MuJoCo's GL contexts never leak between runs, and the machine's cores are shared
@@ -32,16 +32,6 @@ class LaunchReport:
     @property
     def failed(self) -> list[RunOutcome]:
         return [o for o in self.outcomes if o.status not in ("COMPLETED", "SKIPPED")]
-
-
-def completed_keys(specs: list[RunSpec], target: MongoTarget) -> set[tuple[str, str]]:
-    """(run key, config hash) pairs of the grid already COMPLETED in the database."""
-    keys = [spec.key for spec in specs]
-    docs = target.database().runs.find(
-        {"config.run_key": {"$in": keys}, "status": "COMPLETED"},
-        {"config.run_key": 1, "config.config_hash": 1},
-    )
-    return {(d["config"]["run_key"], d["config"]["config_hash"]) for d in docs}
 
 
 def threads_per_worker(max_parallel: int) -> int:
