@@ -85,7 +85,7 @@ class RunProgress:
             "step": int(step), "total": self.total, "episodes": int(episodes),
             "success": _number(summary.get("success")), "return": _number(summary.get("return")),
             "steps_per_s": rate, "eta_s": max(self.total - step, 0) / rate if rate else None,
-            "started": self.started, "updated": time.time(), "pid": os.getpid(),
+            "started": self.started, "updated": time.time()
         }
 
     def _write(self, record: dict[str, Any]) -> None:
@@ -134,7 +134,9 @@ class ActiveRuns:
                 continue
             if label not in self.lines:
                 self.lines[label] = tqdm(total=0, bar_format="{desc}", leave=False, file=self.bar.fp)
-            self.lines[label].set_description_str(f"  {label}: {describe(record)}")
+            text = f"  {label}: {describe(record)}"
+            if self.lines[label].desc != text:
+                self.lines[label].set_description_str(text)
 
     def close(self) -> None:
         self.refresh({})
