@@ -48,7 +48,7 @@ def describe(record: Mapping[str, Any]) -> str:
             parts.append(f"{name} {record[name]:.3g}")
     if record.get("steps_per_s"):
         parts.append(f"{record['steps_per_s']:.3g} steps/s")
-        parts.append(f"ETA {format_duration(record.get('eta_s'))}")
+        parts.append(f"ETA {record['eta']}")
     else:
         parts.append("starting")
     return ", ".join(parts)
@@ -81,11 +81,12 @@ class RunProgress:
         return record
 
     def _record(self, step: int, episodes: int, summary: Mapping[str, float], rate: float | None) -> dict[str, Any]:
+        eta = max(self.total - step, 0) / rate if rate else None
         return {
             "step": int(step), "total": self.total, "episodes": int(episodes),
             "success": _number(summary.get("success")), "return": _number(summary.get("return")),
-            "steps_per_s": rate, "eta_s": max(self.total - step, 0) / rate if rate else None,
-            "started": self.started, "updated": time.time()
+            "steps_per_s": rate, "eta_s": eta, "eta": format_duration(eta),
+            "started": self.started, "updated": time.time(),
         }
 
     def _write(self, record: dict[str, Any]) -> None:

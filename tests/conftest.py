@@ -26,6 +26,24 @@ sys.path.insert(0, str(ROOT))
 SESSION_MARK = "LATCO_TEST_SESSION"
 os.environ[SESSION_MARK] = uuid.uuid4().hex
 
+# Files a person may want to look at after the tests (e.g. the browser's screenshots); CI
+# can set LATCO_TEST_ARTIFACTS to a folder it keeps. Listed at the end of the session.
+ARTIFACTS_DIR = Path(os.environ.get("LATCO_TEST_ARTIFACTS", ROOT / "results" / "test-artifacts"))
+_saved_artifacts: list[Path] = []
+
+
+def artifact_path(name: str) -> str:
+    """Where a test saves the artifact ``name`` (the folder is created)."""
+    ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+    _saved_artifacts.append(ARTIFACTS_DIR / name)
+    return str(ARTIFACTS_DIR / name)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    saved = [path for path in _saved_artifacts if path.exists()]
+    if saved:
+        terminalreporter.write_line(f"test artifacts in {ARTIFACTS_DIR}: {', '.join(p.name for p in saved)}")
+
 from benchmark.database import EmbeddedServer, MongoTarget  # noqa: E402
 
 
