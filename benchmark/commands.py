@@ -188,13 +188,13 @@ def command_status(args: Namespace) -> int:
     rows = grid_status(specs, target)
     jobs = slurm_status(specs, args.results)
     table = Table(title=f"suite {args.suite} on {target.masked}")
-    columns = ["run key", "status", "env steps", "train success", "train return", "run id"]
+    columns = ["run key", "status", "env steps", "progress", "train success", "train return", "run id"]
     if jobs:
         columns.insert(2, "slurm")
     for column in columns:
         table.add_column(column)
     for row in rows:
-        cells = [str(row[c]) for c in ("key", "status", "steps", "success", "return", "run_id")]
+        cells = [str(row[c]) for c in ("key", "status", "steps", "progress", "success", "return", "run_id")]
         if jobs:
             job = jobs.get(row["key"])
             cells.insert(2, f"{job['state']} ({job['job_id']})" if job else "-")

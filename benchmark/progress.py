@@ -54,6 +54,14 @@ def describe(record: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def progress_cell(record: Mapping[str, Any] | None, running: bool) -> str:
+    """The short form for a status table: ``step/total``, with the ETA while the run runs."""
+    if not record:
+        return "-"
+    cell = f"{record['step']}/{record['total']}"
+    return f"{cell}, ETA {record['eta']}" if running and record.get("steps_per_s") else cell
+
+
 class RunProgress:
     """Called by the training loop as ``progress(step, episodes, summary)`` after each episode.
 

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from benchmark.database import MongoTarget
+from benchmark.progress import progress_cell
 from benchmark.registry import RunSpec
 
 # Sacred writes a heartbeat every 10 s; a RUNNING record silent for this long is dead.
@@ -18,7 +19,7 @@ def grid_status(specs: list[RunSpec], target: MongoTarget) -> list[dict[str, Any
     latest: dict[str, dict] = {}
     cursor = runs.find(
         {"config.run_key": {"$in": [s.key for s in specs]}},
-        {"config.run_key": 1, "config.config_hash": 1, "status": 1, "result": 1, "heartbeat": 1},
+        {"config.run_key": 1, "config.config_hash": 1, "status": 1, "result": 1, "heartbeat": 1, "info.progress": 1},
     ).sort("_id", 1)
     for doc in cursor:
         latest[(doc["config"]["run_key"], doc["config"]["config_hash"])] = doc
@@ -34,6 +35,7 @@ def grid_status(specs: list[RunSpec], target: MongoTarget) -> list[dict[str, Any
             "key": spec.key,
             "status": status,
             "steps": int(result.get("steps", 0)) if result else "-",
+            "progress": progress_cell((doc or {}).get("info", {}).get("progress"), status == "RUNNING"),
             "success": _fmt(result.get("train/success")),
             "return": _fmt(result.get("train/return")),
             "run_id": doc["_id"] if doc else "-",

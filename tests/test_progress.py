@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 
-from conftest import ROOT, session_processes
+from conftest import ROOT, run_cli, session_processes
 from tqdm import tqdm
 
 from benchmark.progress import ActiveRuns, describe, read_progress
@@ -59,6 +59,10 @@ def test_a_running_run_shows_progress_everywhere_and_sigterm_stops_all_of_it(dat
 
         record = _wait_for(recorded, "info.progress past step 0 in the record", process, timeout=60)
         assert record["total"] == STEPS and record["step"] < STEPS and record["steps_per_s"] > 0
+        # `status` shows it from the database (as it does for runs on Slurm).
+        status = run_cli("status", "--suite", "smoke", "--tasks", "pm_lottery", "--methods", "random",
+                         f"steps={STEPS}", "time_limit=200", results=results_dir, db_name=database.db_name)
+        assert re.search(rf"RUNNING .* \d+/{STEPS}, ETA \d+:\d\d:\d\d", status.stdout), status.stdout
     finally:
         process.terminate()  # SIGTERM to the launcher only, not to its process group
         code = process.wait(timeout=120)
