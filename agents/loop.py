@@ -76,6 +76,7 @@ def train_and_evaluate(
     resume: tuple[Path, LoopState] | None = None,
     flush: Callable[[], None] | None = None,
     artifact: Callable[[str, np.ndarray], None] | None = None,
+    progress: Callable[[int, int, dict[str, float]], object] | None = None,
 ) -> dict[str, float]:
     """Run the whole schedule of one run; return the final summary (stored as the result).
 
@@ -85,6 +86,8 @@ def train_and_evaluate(
     checkpoint to push buffered metrics to the tracker, so everything the checkpoint covers
     is recorded before the checkpoint claims it. ``artifact(name, frames)`` receives a plan
     video (executed | planned frames) every ``video_every`` training episodes.
+    ``progress(step, episodes, summary)`` is told after each training episode how far the run
+    has got (benchmark/progress.py turns that into log lines, ``info`` and an ETA).
     """
     episode_dir = Path(run_dir) / "episodes"
     replay = ReplaySampler(load_episodes(config["offline_dir"]), config["batch_length"], config["seed"])
@@ -149,6 +152,8 @@ def train_and_evaluate(
             if flush is not None:
                 flush()
             save_checkpoint(run_dir, agent, state, config.get("config_hash", ""))
+        if progress is not None:
+            progress(state.step, state.episodes, summary)
     last_summary["steps"] = float(state.step)
     return last_summary
 

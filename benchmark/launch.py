@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.database import MongoTarget
-from benchmark.experiment import RunOutcome, execute_run
+from benchmark.experiment import RunOutcome, execute_run, run_directory
+from benchmark.processes import Terminated, die_with_parent, interrupt_on_sigterm
+from benchmark.progress import PROGRESS_FILE, ActiveRuns
 from benchmark.registry import RunSpec
 
 
@@ -57,8 +61,11 @@ def run_in_local_worker(job: Job, spec: RunSpec, target: MongoTarget, results_di
 
     TensorFlow's C++ start-up messages and Sacred's log lines would otherwise bury the suite's
     progress bar; they go to ``results/logs/<run key>.log`` (how a run ended is reported
-    through its outcome and its database record either way).
+    through its outcome and its database record either way). SIGTERM ends the run as Ctrl-C
+    does (INTERRUPTED), and so does the launcher's death (benchmark/processes.py).
     """
+    die_with_parent()
+    interrupt_on_sigterm()
     log = Path(results_dir) / "logs" / f"{spec.key}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as stream:
@@ -89,20 +96,39 @@ def run_local(
     report = LaunchReport()
     context = multiprocessing.get_context("spawn")
     threads = threads_per_worker(max_parallel)
+    active = ActiveRuns(progress, since=time.time()) if progress is not None else None
     with ProcessPoolExecutor(max_parallel, mp_context=context, max_tasks_per_child=1) as pool:
         futures = {
             pool.submit(run_in_local_worker, job, spec, target, str(results_dir), threads): spec for spec in specs
         }
+        pending = set(futures)
         try:
-            for future in as_completed(futures):
-                spec = futures[future]
-                try:
-                    outcome = future.result()
-                except Exception as error:  # the worker process itself died (OOM, segfault)
-                    outcome = RunOutcome(spec.key, "FAILED", None, f"worker died: {error}")
-                note_outcome(report, outcome, spec, progress)
-        except KeyboardInterrupt:
+            while pending:
+                # Wake every second to redraw the running runs' lines from their progress files.
+                done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                if active is not None:
+                    active.refresh({_label(futures[f]): run_directory(results_dir, futures[f]) / PROGRESS_FILE
+                                    for f in pending})
+                for future in done:
+                    spec = futures[future]
+                    try:
+                        outcome = future.result()
+                    except Exception as error:  # the worker process itself died (OOM, segfault)
+                        outcome = RunOutcome(spec.key, "FAILED", None, f"worker died: {error}")
+                    note_outcome(report, outcome, spec, progress)
+        except KeyboardInterrupt as stop:
             for future in futures:
                 future.cancel()
+            if isinstance(stop, Terminated):
+                # Ctrl-C reached the workers too; SIGTERM reached this process only.
+                for worker in multiprocessing.active_children():
+                    os.kill(worker.pid, signal.SIGTERM)
             raise
+        finally:
+            if active is not None:
+                active.close()
     return report
+
+
+def _label(spec: RunSpec) -> str:
+    return f"{spec.task}/{spec.method}/seed{spec.seed}"

@@ -13,6 +13,7 @@ from typing import Any
 
 from benchmark.database import MongoTarget
 from benchmark.experiment import RUN_IDENTITY_KEYS
+from benchmark.progress import progress_cell
 from benchmark.records import records_of
 from benchmark.registry import RunSpec
 
@@ -35,7 +36,7 @@ def grid_status(specs: list[RunSpec], target: MongoTarget) -> list[dict[str, Any
     suite's, else the differing ``key=value`` pairs), status, env steps and last train metrics.
     """
     records: dict[str, list[dict]] = {}
-    for doc in records_of(target, [s.key for s in specs], fields=("config", "status", "result", "heartbeat")):
+    for doc in records_of(target, [s.key for s in specs], fields=("config", "status", "result", "heartbeat", "info.progress")):
         records.setdefault(doc["config"]["run_key"], []).append(doc)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     rows = []
@@ -43,7 +44,7 @@ def grid_status(specs: list[RunSpec], target: MongoTarget) -> list[dict[str, Any
         for doc in records.get(spec.key) or [None]:
             if doc is None:
                 rows.append({"key": spec.key, "status": NOT_STARTED, "config_hash": None, "config": "-",
-                             "steps": "-", "success": "-", "return": "-", "run_id": "-"})
+                             "steps": "-", "progress": "-", "success": "-", "return": "-", "run_id": "-"})
                 continue
             status = doc["status"]
             if status == "RUNNING" and doc.get("heartbeat") and now - doc["heartbeat"] > STALE_AFTER:
@@ -57,6 +58,7 @@ def grid_status(specs: list[RunSpec], target: MongoTarget) -> list[dict[str, Any
                 "config_hash": config_hash,
                 "config": "suite" if config_hash == spec.config_hash else " ".join([config_hash, *differences]),
                 "steps": int(result.get("steps", 0)) if result else "-",
+                "progress": progress_cell((doc.get("info") or {}).get("progress"), status == "RUNNING"),
                 "success": _fmt(result.get("train/success")),
                 "return": _fmt(result.get("train/return")),
                 "run_id": doc["_id"],

@@ -1,13 +1,16 @@
 """Shared fixtures: one real embedded MongoDB server (SecantusDB) for the whole session.
 
 Each test that writes runs gets its own database name on that server, so tests never see
-each other's runs; the CLI is driven as users drive it, in a subprocess.
+each other's runs; the CLI is driven as users drive it, in a subprocess. Every test also
+fails if it leaves a process running (``no_process_left_behind``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,6 +22,29 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+# Every process this session starts inherits this variable, however deep and even when its
+# parent dies and it is re-parented; other sessions on the machine carry another value.
+SESSION_MARK = "LATCO_TEST_SESSION"
+os.environ[SESSION_MARK] = uuid.uuid4().hex
+
+# Files a person may want to look at after the tests (e.g. the browser's screenshots); CI
+# can set LATCO_TEST_ARTIFACTS to a folder it keeps. Listed at the end of the session.
+ARTIFACTS_DIR = Path(os.environ.get("LATCO_TEST_ARTIFACTS", ROOT / "results" / "test-artifacts"))
+_saved_artifacts: list[Path] = []
+
+
+def artifact_path(name: str) -> str:
+    """Where a test saves the artifact ``name`` (the folder is created)."""
+    ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+    _saved_artifacts.append(ARTIFACTS_DIR / name)
+    return str(ARTIFACTS_DIR / name)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    saved = [path for path in _saved_artifacts if path.exists()]
+    if saved:
+        terminalreporter.write_line(f"test artifacts in {ARTIFACTS_DIR}: {', '.join(p.name for p in saved)}")
 
 from benchmark.database import EmbeddedServer, MongoTarget  # noqa: E402
 
@@ -83,3 +109,52 @@ def auth_server(folder: Path, user: str, password: str) -> Iterator[int]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+def session_processes() -> dict[tuple[int, int], str]:
+    """{(pid, start time): command line} of the live processes started from this session."""
+    mark = f"{SESSION_MARK}={os.environ[SESSION_MARK]}".encode()
+    found = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if mark not in Path(entry.path, "environ").read_bytes().split(b"\0"):
+                continue
+            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(entry.path, "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if fields[0] not in ("Z", "X"):  # zombies have ended; their parent just has not reaped them
+            found[(int(entry.name), int(fields[19]))] = command.strip()
+    return found
+
+
+def _session_database_pid(results_dir: Path) -> int | None:
+    try:
+        return json.loads((results_dir / "db" / "server.json").read_text())["pid"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind(results_dir):
+    """Fail the test if a process it started (Omniboard, a worker, an environment, a database
+    server...) is still running 10 s after it ended; the leftovers are killed so that the next
+    test is not blamed. The session's own database server is meant to live on."""
+    before = set(session_processes())
+    yield
+    deadline = time.monotonic() + 10
+    while True:
+        database = _session_database_pid(results_dir)
+        left = {key: command for key, command in session_processes().items()
+                if key not in before and key[0] != database}
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    for pid, _ in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if left:
+        pytest.fail("the test left processes running (killed now): "
+                    + "; ".join(f"pid {pid}: {command[:160]}" for (pid, _), command in left.items()))
