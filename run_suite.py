@@ -139,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.results = (args.results or default_results_dir()).resolve()
     from benchmark import commands
+    from benchmark.processes import Terminated, interrupt_on_sigterm
+
+    interrupt_on_sigterm()  # SIGTERM stops a command, and what it started, as Ctrl-C does
 
     handler = getattr(commands, f"command_{args.command}")
     try:
@@ -146,9 +149,18 @@ def main(argv: list[str] | None = None) -> int:
     except SuiteError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         print("interrupted: re-run the same command to resume (completed runs are skipped)", file=sys.stderr)
-        return 130
+        return 143 if isinstance(stop, Terminated) else 130
+    except Exception as error:  # a database error past the first check (server gone, roles changed)
+        from benchmark.database import database_error_message, mask_url
+
+        message = database_error_message(error, mask_url(args.mongo_url or os.environ.get("LATCO_MONGO_URL", "")
+                                                         or "the embedded server"))
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -76,6 +76,7 @@ def train_and_evaluate(
     resume: tuple[Path, LoopState] | None = None,
     flush: Callable[[], None] | None = None,
     artifact: Callable[[str, np.ndarray], None] | None = None,
+    progress: Callable[[int, int, dict[str, float]], object] | None = None,
 ) -> dict[str, float]:
     """Run the whole schedule of one run; return the final summary (stored as the result).
 
@@ -85,6 +86,8 @@ def train_and_evaluate(
     checkpoint to push buffered metrics to the tracker, so everything the checkpoint covers
     is recorded before the checkpoint claims it. ``artifact(name, frames)`` receives a plan
     video (executed | planned frames) every ``video_every`` training episodes.
+    ``progress(step, episodes, summary)`` is told after each training episode how far the run
+    has got (benchmark/progress.py turns that into log lines, ``info`` and an ETA).
     """
     episode_dir = Path(run_dir) / "episodes"
     replay = ReplaySampler(load_episodes(config["offline_dir"]), config["batch_length"], config["seed"])
@@ -98,9 +101,10 @@ def train_and_evaluate(
         for episode in load_episodes(episode_dir):
             replay.add(episode)
     last_summary: dict[str, float] = {}
-    if resume is None and replay.episodes and config["pretrain"] > 0:
-        # Offline pre-training (the original's --offline_dir with --pretrain N): learn from
-        # the offline episodes before the first environment step.
+    if resume is None and config["prefill"] <= 0 and replay.episodes:
+        # The first training call (``pretrain`` updates) comes at step ``prefill``; with no
+        # prefill and offline data that is before the first step, so the agent plans from
+        # step 0 (the original README's fine-tune schedule, protocol.md 7.3).
         for name, value in agent.train(replay, config["pretrain"]).items():
             log(f"train/{name}", value, 0)
         state.trained_once = True
@@ -113,13 +117,18 @@ def train_and_evaluate(
             )
         due = state.step - state.last_train >= config["train_every"]
         if state.step >= config["prefill"] and due and replay.episodes:
-            updates = config["train_steps"] + (0 if state.trained_once else config["pretrain"])
+            # As the original: the first call makes ``pretrain`` updates, later ones ``train_steps``.
+            updates = config["train_steps"] if state.trained_once else config["pretrain"]
             for name, value in agent.train(replay, updates).items():
                 log(f"train/{name}", value, state.step)
             state.trained_once, state.last_train = True, state.step
 
     while state.step < config["steps"]:
         episode, summary = play_episode(train_env, agent, training=True, on_step=after_decision)
+        if hasattr(agent, "episode_diagnostics"):
+            # Before replay.add: the episode is still held out from every model update.
+            for name, value in agent.episode_diagnostics(episode).items():
+                log(name, value, state.step)
         save_episode(episode_dir, episode, state.episodes)
         replay.add(episode)
         state.episodes += 1
@@ -143,6 +152,8 @@ def train_and_evaluate(
             if flush is not None:
                 flush()
             save_checkpoint(run_dir, agent, state, config.get("config_hash", ""))
+        if progress is not None:
+            progress(state.step, state.episodes, summary)
     last_summary["steps"] = float(state.step)
     return last_summary
 

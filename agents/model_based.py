@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from agents.diagnostics import PlannedRewards, planned_vs_achieved, world_model_diagnostics
 from agents.planners.base import LatentModel, Planner, PlanResult, rollout
 from agents.world_model import Filter, RSSMLatentModel, WorldModel
 from envs.episodes import ReplaySampler
@@ -37,7 +38,9 @@ class ModelBasedAgent:
         self._rng = np.random.default_rng(config["seed"])
         self._queue: list[tuple[np.ndarray, np.ndarray]] = []  # (action, planned feature)
         self._episode: list[tuple[np.ndarray, np.ndarray | None]] = []  # (observed image, planned feature)
+        self._planned_rewards: PlannedRewards = {}  # decision index -> predicted rewards of executed steps
         self._plans = 0
+        self._episodes_seen = 0
         self._stats: dict[str, list[float]] = defaultdict(list)
         self.trained = False
         self.last_plan: PlanResult | None = None
@@ -47,6 +50,7 @@ class ModelBasedAgent:
         self._filter.reset()
         self._queue = []
         self._episode = []
+        self._planned_rewards = {}
 
     def act(self, observation: Mapping[str, np.ndarray], training: bool) -> np.ndarray:
         feature = self._filter.observe(observation["image"])
@@ -57,8 +61,10 @@ class ModelBasedAgent:
             if not self._queue:
                 result = self._plan(feature)
                 steps = self._config["mpc_steps"]
-                self._queue = list(zip(result.actions[:steps], self._planned_features(feature, result)[:steps],
-                                       strict=False))
+                planned_features = self._planned_features(feature, result)
+                self._queue = list(zip(result.actions[:steps], planned_features[:steps], strict=False))
+                executed = tf.constant(planned_features[1: steps + 1], tf.float32)
+                self._planned_rewards[len(self._episode)] = self.model.reward_prediction(executed).numpy()
             action, planned = self._queue.pop(0)
             if training:
                 action = action + self._rng.normal(0.0, self._config["expl_noise"], action.shape)
@@ -66,6 +72,15 @@ class ModelBasedAgent:
         self._episode.append((observation["image"], planned))
         self._filter.record_action(action)
         return action
+
+    def episode_diagnostics(self, episode: Mapping[str, np.ndarray]) -> dict[str, float]:
+        """Held-out world-model diagnostics and planned vs achieved return (agents/diagnostics.py)."""
+        metrics = planned_vs_achieved(self._planned_rewards, np.asarray(episode["reward"]))
+        every = self._config["diagnostics_every"]
+        self._episodes_seen += 1
+        if self.trained and every > 0 and self._episodes_seen % every == 0:
+            metrics.update(world_model_diagnostics(self.model, episode, self._config["planning_horizon"]))
+        return metrics
 
     def _planned_features(self, feature: tf.Tensor, result: PlanResult) -> np.ndarray:
         """The plan's latent trajectory [H + 1, F]; shooting plans are rolled out to get one."""

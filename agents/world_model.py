@@ -96,6 +96,14 @@ class WorldModel(keras.Model):
         loss = self.kl_scale * kl_loss + image_nll + reward_nll
         return {"model_loss": loss, "image_nll": image_nll, "reward_nll": reward_nll, "kl": kl}, post
 
+    def reward_prediction(self, feature: tf.Tensor) -> tf.Tensor:
+        """The reward head's prediction in the environment's units (diagnostics compare it with
+        paid rewards); planners optimise :meth:`reward`, normalised when ``reward_norm`` is on."""
+        predicted = self.reward(feature)
+        if not self.normalise_reward:
+            return predicted
+        return predicted * self.reward_std + self.reward_mean
+
     def reward_target(self, reward: tf.Tensor) -> tf.Tensor:
         """What the reward head learns: the raw reward, or (r - m) / s with the moving averages."""
         reward = tf.cast(reward, tf.float32)

@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.world_model_speed [--repeats N] [--breakdown] [--skip-paper]
 
-At paper sizes (batch 50 x 50 steps of 64x64 images, deter 200, stoch 30, cnn depth 32) and at
-smoke sizes, it prints the first call (tracing + graph optimisation + one step) apart from the
+At paper sizes (batch 50 x 50 steps of 64x64 images, deter 200, stoch 30, cnn depth 32), at the
+laptop-scale `mini` sizes and at smoke sizes, it prints the first call (tracing + graph optimisation + one step) apart from the
 median of ``repeats`` later calls, with a FLOP estimate of one step and the rate it implies.
 ``--breakdown`` also times, at paper size, the forward loss alone, the convolutional part
 (encoder + decoder, forward and backward) and the RSSM filtering loop (forward and backward),
@@ -157,8 +157,9 @@ def main() -> None:
             measure("paper", paper, args.repeats)
             if args.breakdown:
                 breakdown(paper, args.repeats)
-        smoke = {**registry.resolve_config("mw_reach", "latco", "smoke"), "precision": precision}
-        measure("smoke", smoke, max(5, args.repeats))
+        for profile in ("mini", "smoke"):
+            sized = {**registry.resolve_config("mw_reach", "latco", profile), "precision": precision}
+            measure(profile, sized, max(5, args.repeats))
     print(f"load average after {os.getloadavg()[0]:.2f} (another process on these cores slows every figure)")
 
 

@@ -86,46 +86,69 @@ def command_run(args: Namespace) -> int:
     from tqdm import tqdm
 
     from agents.registry import check_implemented
-    from benchmark.launch import completed_keys, run_local
+    from benchmark.launch import run_local
+    from benchmark.planning import TRAINING, plan_launch
 
     _, specs = _expand(args)
+    options = _slurm_options(args)
     if args.dry_run:
-        table = Table(title=f"suite {args.suite}: {len(specs)} runs")
-        for column in ("run key", "agent", "steps", "config hash"):
-            table.add_column(column)
-        for spec in specs:
-            table.add_row(spec.key, spec.config["agent"], str(spec.config["steps"]), spec.config_hash)
-        console.print(table)
-        return 0
+        return _print_dry_run(args, specs, options)
     for spec in specs:
         check_implemented(spec.config["agent"], spec.method)
-    options = _slurm_options(args)
     target = resolve_target(args.mongo_url, args.results)
-    target.ping()
     if options is not None:
-        from benchmark.slurm import check_database_reachable, live_jobs
+        from benchmark.slurm import check_database_reachable
 
         check_database_reachable(target, options)
-    done = set() if args.force else completed_keys(specs, target)
-    todo = [s for s in specs if (s.key, s.config_hash) not in done]
-    live = live_jobs(todo, args.results) if options is not None else {}
-    todo = [s for s in todo if s.key not in live]
-    print(f"database: {target.masked} (db {target.db_name}); {len(specs)} runs in the grid, "
-          f"{len(specs) - len(todo) - len(live)} already completed, {len(todo)} to run"
-          + (f", {len(live)} already queued or running on Slurm (jobs {' '.join(sorted(live.values()))})"
-             if live else ""))
+    plan = plan_launch(specs, target, args.results, TRAINING, on_slurm=options is not None, force=args.force)
+    print(f"database: {target.masked} (db {target.db_name}); {plan.describe()}")
     if options is None:
-        with tqdm(total=len(todo), desc=f"suite {args.suite}", unit="run", file=sys.stdout) as bar:
-            report = run_local(todo, target, args.results, args.max_parallel or 1, bar)
+        with tqdm(total=len(plan.todo), desc=f"suite {args.suite}", unit="run", file=sys.stdout) as bar:
+            report = run_local(plan.todo, target, args.results, args.max_parallel or 1, bar)
     else:
-        report = _run_on_slurm(args, todo, target, options)
+        report = _run_on_slurm(args, plan.todo, target, options)
     completed = sum(o.status == "COMPLETED" for o in report.outcomes)
-    print(f"{completed} completed, {len(report.failed)} failed, {len(specs) - len(todo) - len(live)} skipped")
-    if options is None and todo:
+    print(f"{completed} completed, {len(report.failed)} failed, {len(plan.skipped) + len(plan.live)} skipped")
+    if options is None and plan.todo:
         print(f"each run's own output: {args.results / 'logs'}/<run key>.log")
     for outcome in report.failed:
         print(f"  {outcome.status}: {outcome.key}: {outcome.error}", file=sys.stderr)
     return 1 if report.failed else 0
+
+
+def _print_dry_run(args: Namespace, specs: list[RunSpec], options: SlurmOptions | None) -> int:
+    """The grid with each run's estimated wall time and the grid's total resource hours.
+
+    Step rates come from the database when one is reachable without starting anything (the
+    embedded server is not started for a dry run)."""
+    from benchmark.errors import DatabaseError
+    from benchmark.estimates import FIGURES_PATH, estimate_runs, format_duration, format_hours
+    from benchmark.launch import threads_per_worker
+
+    try:
+        target = resolve_target(args.mongo_url, args.results, start=False)
+    except DatabaseError as error:  # no earlier runs to learn from: the figures still answer
+        print(f"note: no step rates from the database: {error}")
+        target = None
+    estimates = estimate_runs(specs, target)
+    table = Table(title=f"suite {args.suite}: {len(specs)} runs")
+    for column in ("run key", "agent", "steps", "config hash", "est. wall time", "estimated from"):
+        table.add_column(column)
+    for spec, estimate in zip(specs, estimates, strict=True):
+        table.add_row(spec.key, spec.config["agent"], str(spec.config["steps"]), spec.config_hash,
+                      format_duration(estimate.seconds), estimate.source)
+    console.print(table)
+    hours = sum(e.seconds for e in estimates) / 3600
+    cpus = options.cpus if options is not None else threads_per_worker(args.max_parallel or 1)
+    gpus = options.gpus if options is not None else 0
+    cost = f"{format_hours(hours * gpus)} GPU-hours ({gpus} GPU{'s' if gpus > 1 else ''} per run)" if gpus else \
+        f"{format_hours(hours * cpus)} CPU-hours ({cpus} CPU{'s' if cpus > 1 else ''} per run)"
+    from_db = sum(e.source != "figures" for e in estimates)
+    sources = [f"{from_db} from the step rates of earlier runs in {target.masked}" if from_db else "",
+               f"{len(estimates) - from_db} from benchmark figures ({FIGURES_PATH.name})"
+               if from_db < len(estimates) else ""]
+    print(f"estimated total: {format_hours(hours)} run-hours, {cost}; estimates: {', '.join(filter(None, sources))}")
+    return 0
 
 
 def _run_on_slurm(args: Namespace, todo: list[RunSpec], target: MongoTarget, options: SlurmOptions,
@@ -159,24 +182,35 @@ def command_eval(args: Namespace) -> int:
 
     from benchmark.evaluation import evaluation_key, execute_evaluation
     from benchmark.launch import run_local
+    from benchmark.planning import EVALUATION, plan_launch
 
     _, specs = _expand(args)
     options = _slurm_options(args)
     target = resolve_target(args.mongo_url, args.results)
-    target.ping()
-    job = partial(execute_evaluation, episodes=args.episodes)
-    if options is None:
-        with tqdm(total=len(specs), desc=f"eval {args.suite}", unit="run", file=sys.stdout) as bar:
-            report = run_local(specs, target, args.results, args.max_parallel or 1, bar, job=job)
-    else:
-        from benchmark.slurm import EVALUATION_BOOK, check_database_reachable
+    if options is not None:
+        from benchmark.slurm import check_database_reachable
 
         check_database_reachable(target, options)
-        report = _run_on_slurm(args, specs, target, options, job=job, kind=EVALUATION_BOOK, record_key=evaluation_key)
-    print(f"{len(specs) - len(report.failed)} evaluated, {len(report.failed)} failed")
+    plan = plan_launch(specs, target, args.results, EVALUATION, on_slurm=options is not None)
+    print(f"database: {target.masked} (db {target.db_name}); {plan.describe()}")
+    for spec in plan.skipped:
+        print(f"  not evaluated: {spec.key}: no completed training run with this config; run it first",
+              file=sys.stderr)
+    job = partial(execute_evaluation, episodes=args.episodes)
+    if options is None:
+        with tqdm(total=len(plan.todo), desc=f"eval {args.suite}", unit="run", file=sys.stdout) as bar:
+            report = run_local(plan.todo, target, args.results, args.max_parallel or 1, bar, job=job)
+    else:
+        from benchmark.slurm import EVALUATION_BOOK
+
+        report = _run_on_slurm(args, plan.todo, target, options, job=job, kind=EVALUATION_BOOK,
+                               record_key=evaluation_key)
+    evaluated = sum(o.status == "COMPLETED" for o in report.outcomes)
+    print(f"{evaluated} evaluated, {len(report.failed)} failed, {len(plan.skipped)} not trained, "
+          f"{len(plan.live)} already queued or running")
     for outcome in report.failed:
         print(f"  {outcome.status}: {outcome.key}: {outcome.error}", file=sys.stderr)
-    return 1 if report.failed else 0
+    return 1 if report.failed or plan.skipped else 0
 
 
 def command_status(args: Namespace) -> int:
@@ -188,18 +222,22 @@ def command_status(args: Namespace) -> int:
     rows = grid_status(specs, target)
     jobs = slurm_status(specs, args.results)
     table = Table(title=f"suite {args.suite} on {target.masked}")
-    columns = ["run key", "status", "env steps", "train success", "train return", "run id"]
+    columns = ["run key", "status", "config", "env steps", "progress", "train success", "train return", "run id"]
     if jobs:
         columns.insert(2, "slurm")
     for column in columns:
         table.add_column(column)
     for row in rows:
-        cells = [str(row[c]) for c in ("key", "status", "steps", "success", "return", "run_id")]
+        cells = [str(row[c]) for c in ("key", "status", "config", "steps", "progress", "success", "return", "run_id")]
         if jobs:
             job = jobs.get(row["key"])
-            cells.insert(2, f"{job['state']} ({job['job_id']})" if job else "-")
+            # A job belongs to the row of its config (or to the run key's row before any record).
+            mine = job is not None and row["config_hash"] in (None, job["config_hash"])
+            cells.insert(2, f"{job['state']} ({job['job_id']})" if mine else "-")
         table.add_row(*cells)
     console.print(table)
+    print("config: 'suite' = the suite's config; otherwise the record's config hash and the keys it "
+          "ran with that differ from the suite's")
     evaluations = slurm_status(specs, args.results, EVALUATION_BOOK)
     for job in evaluations.values():
         print(f"{job['record_key']}: Slurm job {job['job_id']} {job['state']}")

@@ -1,9 +1,26 @@
 """Configuration files: loading, type checking and the resolution order of a run's config.
 
 Every key a run may have is declared once, with its default, in ``defaults.yaml``; its type
-is the type of that default. Layers (task, method, ablation, profile, command line) may only
-override declared keys, so a typo fails before anything runs instead of being silently
-ignored by the agent.
+is the type of that default. Layers may only override declared keys, so a typo fails before
+anything runs instead of being silently ignored by the agent.
+
+Resolution order (the one statement of it; README.md and ``Registry.resolve_config`` point
+here), each layer overriding the ones before it:
+
+1. ``defaults.yaml``
+2. the task (``tasks/<task>.yaml`` ``config:``)
+3. the method (``methods/<method>.yaml`` ``config:``), then its ``family_overrides:`` for the
+   task's ``env_family``
+4. the ablation's ``overrides:`` (when the name is an ablation of that method)
+5. the profile's ``overrides:``, then its ``family_overrides:`` for the task's family
+6. the suite's ``overrides:``
+7. ``key=value`` pairs on the command line
+
+Ownership: a key that any method, method family override or ablation sets is a *method
+key*; a task may not set it (the method's value would replace it silently, as LatCo's
+``dyn_threshold`` once replaced the lottery task's). Settings a method needs per kind of
+environment go in that method's ``family_overrides``. Profiles, suites and the command line
+override anything on purpose (a smoke profile shrinks every size).
 """
 
 from __future__ import annotations
@@ -11,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +75,18 @@ def load_yaml_mapping(path: Path) -> dict[str, Any]:
     return data
 
 
+_DEFAULTS: dict[str, Any] = {}
+
+
 def load_defaults() -> dict[str, Any]:
-    return load_yaml_mapping(DEFAULTS_PATH)
+    """The declared keys and their defaults, parsed once per process (a copy each call).
+
+    Expanding the paper grid resolves hundreds of configs; parsing the file for each one took
+    most of ``run --dry-run``'s time.
+    """
+    if not _DEFAULTS:
+        _DEFAULTS.update(load_yaml_mapping(DEFAULTS_PATH))
+    return dict(_DEFAULTS)
 
 
 def _type_name(value: Any) -> str:
@@ -68,7 +95,9 @@ def _type_name(value: Any) -> str:
 
 # Keys whose string value names one of a few implementations: a typo must fail at resolution,
 # before any run starts, not deep inside TensorFlow an hour later.
+ENV_FAMILIES = ("metaworld", "dmc", "pointmass")
 CHOICES: dict[str, tuple[str, ...]] = {
+    "env_family": ENV_FAMILIES,
     "precision": ("float32", "mixed_bfloat16"),
     "solver_dtype": ("float64", "float32"),
     "reward_norm": ("auto", "ema", "none"),
@@ -121,18 +150,46 @@ def check_overrides(
     checked = {}
     for key, value in overrides.items():
         if key not in defaults:
-            close = _closest(key, defaults)
+            close = closest(key, defaults)
             hint = f"did you mean '{close}'?" if close else "see benchmark/defaults.yaml for valid keys"
             raise ConfigError(f"{source}: unknown key '{key}'; {hint}")
         checked[key] = check_value(key, value, defaults[key], source)
     return checked
 
 
-def _closest(key: str, known: Mapping[str, Any]) -> str | None:
+def closest(name: str, known: Iterable[str]) -> str | None:
+    """The known name closest to a mistyped one (difflib), or None if none is close."""
     import difflib
 
-    matches = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return matches[0] if matches else None
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'latco'?)`` for a mistyped name, '' when nothing is close."""
+    match = closest(name, known)
+    return f" (did you mean '{match}'?)" if match else ""
+
+
+def check_family_overrides(value: Any, source: str) -> dict[str, dict[str, Any]]:
+    """A ``family_overrides:`` block: a mapping from known ``env_family`` values to mappings.
+
+    A typo (``dcm:``) would otherwise never match a task, and DMC runs would silently take
+    the MetaWorld settings.
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: family_overrides must map env families to keys, got {value!r}")
+    for family, overrides in value.items():
+        if family not in ENV_FAMILIES:
+            raise ConfigError(
+                f"{source}: family_overrides key '{family}' is not an env_family{did_you_mean(str(family), ENV_FAMILIES)}; "
+                f"allowed: {', '.join(ENV_FAMILIES)}"
+            )
+        if overrides is not None and not isinstance(overrides, dict):
+            raise ConfigError(f"{source}: family_overrides.{family} must be a mapping of keys to values")
+    return {family: overrides or {} for family, overrides in value.items()}
 
 
 def parse_cli_overrides(pairs: list[str]) -> dict[str, Any]:
@@ -147,7 +204,8 @@ def parse_cli_overrides(pairs: list[str]) -> dict[str, Any]:
 
 
 def resolve(layers: list[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
-    """Apply named override layers, in order, on top of the defaults.
+    """Apply named override layers, in order, on top of the defaults (see the module docstring
+    for which layers a run has, in which order).
 
     ``layers`` is ``[(source, overrides), ...]``; the source names the file or flag in errors.
     """

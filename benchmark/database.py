@@ -8,6 +8,7 @@ kept out of configs and logs, and shown masked.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
@@ -17,12 +18,50 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from benchmark.errors import DatabaseError
 
 DEFAULT_DB_NAME = "latco_bench"
 SERVER_SELECTION_TIMEOUT_MS = 2000
+# MongoDB's error codes for a refused login and for a command that needs one.
+_AUTHENTICATION_FAILED = 18
+_UNAUTHORIZED = 13
+
+# One pymongo client per (process, URL, timeout): a client owns a connection pool and monitor
+# threads, so one per call would leak both. Keyed by pid because a forked child must not reuse
+# its parent's sockets.
+_CLIENTS: dict[tuple[int, str, int], Any] = {}
+
+
+def _close_clients() -> None:
+    for key in [key for key in _CLIENTS if key[0] == os.getpid()]:
+        _CLIENTS.pop(key).close()
+
+
+atexit.register(_close_clients)
+
+
+def database_error_message(error: BaseException, masked_url: str) -> str | None:
+    """One line for a pymongo error, naming the cause (never the credentials); None if ``error``
+    is not a pymongo error."""
+    import pymongo.errors
+
+    if not isinstance(error, pymongo.errors.PyMongoError):
+        return None
+    code = getattr(error, "code", None)
+    if code == _AUTHENTICATION_FAILED:
+        return (f"MongoDB at {masked_url} refused the credentials (authentication failed); check the user "
+                "name, password and authSource in --mongo-url / LATCO_MONGO_URL")
+    if code == _UNAUTHORIZED:
+        return (f"MongoDB at {masked_url} requires authentication (the URL has no credentials it accepts); "
+                "put user:password@ in --mongo-url / LATCO_MONGO_URL")
+    if isinstance(error, pymongo.errors.OperationFailure):
+        name = (error.details or {}).get("codeName", code)
+        return f"MongoDB at {masked_url} refused an operation ({name}); check the user's roles on the database"
+    return (f"MongoDB at {masked_url} is unreachable ({type(error).__name__}); start it with "
+            "`python run_suite.py db start` or pass a reachable --mongo-url")
 
 
 def mask_url(url: str) -> str:
@@ -51,29 +90,31 @@ class MongoTarget:
         return host in ("127.0.0.1", "localhost", "::1")
 
     def client(self, timeout_ms: int = SERVER_SELECTION_TIMEOUT_MS):
+        """This process's client of the URL (created on first use, closed at exit)."""
         import pymongo
 
-        return pymongo.MongoClient(
-            self.url, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
-        )
+        key = (os.getpid(), self.url, timeout_ms)
+        if key not in _CLIENTS:
+            _CLIENTS[key] = pymongo.MongoClient(
+                self.url, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
+            )
+        return _CLIENTS[key]
 
     def database(self, timeout_ms: int = SERVER_SELECTION_TIMEOUT_MS):
         return self.client(timeout_ms)[self.db_name]
 
     def ping(self, timeout_ms: int = SERVER_SELECTION_TIMEOUT_MS) -> None:
-        """Raise a one-line DatabaseError if the server does not answer in time."""
+        """Raise a one-line DatabaseError if the server does not answer in time or refuses the
+        URL's credentials. Lists the runs collection, since a server may answer a ping unasked
+        and refuse everything else."""
         import pymongo.errors
 
-        client = self.client(timeout_ms)
         try:
-            client.admin.command("ping")
+            database = self.database(timeout_ms)
+            database.client.admin.command("ping")
+            database.runs.find_one({}, {"_id": 1})
         except pymongo.errors.PyMongoError as error:
-            raise DatabaseError(
-                f"MongoDB at {self.masked} is unreachable ({type(error).__name__}); start it with "
-                "`python run_suite.py db start` or pass a reachable --mongo-url"
-            ) from None
-        finally:
-            client.close()
+            raise DatabaseError(database_error_message(error, self.masked)) from None
 
 
 def _free_port() -> int:
@@ -190,14 +231,17 @@ def _reap(pid: int) -> None:
 
 
 def resolve_target(mongo_url: str | None, results_dir: Path, start: bool = True) -> MongoTarget:
-    """The database for this invocation: an explicit URL, or the embedded server.
+    """The database for this invocation, checked to answer and accept its credentials: an
+    explicit URL, or the embedded server (started unless ``start`` is False).
 
     ``LATCO_MONGO_URL`` is read when no URL is passed; ``LATCO_MONGO_DB`` names the database.
     """
     url = mongo_url or os.environ.get("LATCO_MONGO_URL")
     db_name = os.environ.get("LATCO_MONGO_DB", DEFAULT_DB_NAME)
     if url:
-        return MongoTarget(url, db_name)
+        target = MongoTarget(url, db_name)
+        target.ping()
+        return target
     server = EmbeddedServer(results_dir)
     target = server.start() if start else server.target()
     if target is None:

@@ -22,6 +22,7 @@ from benchmark.experiment import (
     run_directory,
     sacred_config,
 )
+from benchmark.records import latest_record
 from benchmark.registry import RunSpec
 
 
@@ -36,10 +37,7 @@ def execute_evaluation(spec: RunSpec, target: MongoTarget, results_dir: Path, ep
     from sacred.observers import MongoObserver
 
     key = evaluation_key(spec)
-    training = target.database().runs.find_one(
-        {"config.run_key": spec.key, "config.config_hash": spec.config_hash, "status": "COMPLETED"},
-        {"_id": 1}, sort=[("_id", -1)],
-    )
+    training = latest_record(target, spec.key, spec.config_hash, status="COMPLETED")
     if training is None:
         return RunOutcome(key, "FAILED", None, "no completed training run with this config; run it first")
     run_dir = run_directory(results_dir, spec)
@@ -75,6 +73,7 @@ def _evaluate(config: dict[str, Any], run, run_dir: Path, checkpoint: Path, epis
     from agents.registry import build_agent
     from envs.isolated import IsolatedEnv
 
+    # Fresh start states, same task: the goal does not depend on the seed (protocol.md 7.1).
     env = IsolatedEnv(config, seed=config["seed"] + 20_000)
     agent = build_agent(config, env.action_space.shape[0])
     agent.restore(checkpoint)

@@ -118,12 +118,10 @@ def _previous_record(spec: RunSpec, target: MongoTarget) -> tuple[Any, str | Non
     """(_id, status) of this run's latest earlier record (same key and hash), or (None, None)."""
     import pymongo.errors
 
+    from benchmark.records import latest_record
+
     try:
-        doc = target.database().runs.find_one(
-            {"config.run_key": spec.key, "config.config_hash": spec.config_hash},
-            {"_id": 1, "status": 1},
-            sort=[("_id", -1)],
-        )
+        doc = latest_record(target, spec.key, spec.config_hash)
     except pymongo.errors.PyMongoError:
         return None, None  # the observer reports the unreachable database itself
     return (doc["_id"], doc.get("status")) if doc else (None, None)
@@ -166,6 +164,7 @@ def execute_run(spec: RunSpec, target: MongoTarget, results_dir: Path) -> RunOut
 def _train(config: dict[str, Any], run, run_dir: Path, resume: tuple[Path, LoopState] | None) -> dict[str, float]:
     from agents.loop import train_and_evaluate
     from agents.registry import build_agent
+    from benchmark.progress import PROGRESS_FILE, RunProgress
     from envs.isolated import IsolatedEnv
 
     config["offline_dir"] = _checked_offline_dir(config["offline_dir"], config["task"], config["offline_episodes"])
@@ -184,11 +183,14 @@ def _train(config: dict[str, Any], run, run_dir: Path, resume: tuple[Path, LoopS
 
     if hasattr(agent, "curve_logger"):
         agent.curve_logger = log  # per-iteration optimisation curves of sampled plans
+    start = resume[1] if resume is not None else LoopState()
+    progress = RunProgress(config["steps"], run_dir / PROGRESS_FILE, run.info, start.step, start.episodes)
     try:
         # Sacred sends metrics only at heartbeats (every 10 s); a checkpoint must not claim
         # steps whose metrics are still buffered, so it forces one (private, stable since 0.7).
         result = train_and_evaluate(config, agent, train_env, eval_env, run_dir, log, resume,
-                                    flush=run._emit_heartbeat, artifact=_artifact_writer(run, run_dir))
+                                    flush=run._emit_heartbeat, artifact=_artifact_writer(run, run_dir),
+                                    progress=progress)
     finally:
         train_env.close()
         eval_env.close()

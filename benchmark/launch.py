@@ -3,7 +3,7 @@
 Two backends share one code path: each run executes ``run_in_worker`` (thread limits, then the
 job, ``execute_run`` by default) in a process of its own, and each outcome is collected by
 ``note_outcome`` into a :class:`LaunchReport`. Locally the process is a spawned worker of a
-pool here; on a cluster it is a Slurm job (``benchmark/slurm.py``).
+pool here; on a cluster it is a Slurm job (``benchmark/slurm/``).
 
 Locally every run gets its own process (spawned, one run per process) so TensorFlow's
 memory and MuJoCo's GL contexts never leak between runs, and the machine's cores are shared
@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.database import MongoTarget
-from benchmark.experiment import RunOutcome, execute_run
+from benchmark.experiment import RunOutcome, execute_run, run_directory
+from benchmark.processes import Terminated, die_with_parent, interrupt_on_sigterm
+from benchmark.progress import PROGRESS_FILE, ActiveRuns
 from benchmark.registry import RunSpec
 
 
@@ -32,16 +36,6 @@ class LaunchReport:
     @property
     def failed(self) -> list[RunOutcome]:
         return [o for o in self.outcomes if o.status not in ("COMPLETED", "SKIPPED")]
-
-
-def completed_keys(specs: list[RunSpec], target: MongoTarget) -> set[tuple[str, str]]:
-    """(run key, config hash) pairs of the grid already COMPLETED in the database."""
-    keys = [spec.key for spec in specs]
-    docs = target.database().runs.find(
-        {"config.run_key": {"$in": keys}, "status": "COMPLETED"},
-        {"config.run_key": 1, "config.config_hash": 1},
-    )
-    return {(d["config"]["run_key"], d["config"]["config_hash"]) for d in docs}
 
 
 def threads_per_worker(max_parallel: int) -> int:
@@ -67,8 +61,11 @@ def run_in_local_worker(job: Job, spec: RunSpec, target: MongoTarget, results_di
 
     TensorFlow's C++ start-up messages and Sacred's log lines would otherwise bury the suite's
     progress bar; they go to ``results/logs/<run key>.log`` (how a run ended is reported
-    through its outcome and its database record either way).
+    through its outcome and its database record either way). SIGTERM ends the run as Ctrl-C
+    does (INTERRUPTED), and so does the launcher's death (benchmark/processes.py).
     """
+    die_with_parent()
+    interrupt_on_sigterm()
     log = Path(results_dir) / "logs" / f"{spec.key}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a") as stream:
@@ -99,20 +96,39 @@ def run_local(
     report = LaunchReport()
     context = multiprocessing.get_context("spawn")
     threads = threads_per_worker(max_parallel)
+    active = ActiveRuns(progress, since=time.time()) if progress is not None else None
     with ProcessPoolExecutor(max_parallel, mp_context=context, max_tasks_per_child=1) as pool:
         futures = {
             pool.submit(run_in_local_worker, job, spec, target, str(results_dir), threads): spec for spec in specs
         }
+        pending = set(futures)
         try:
-            for future in as_completed(futures):
-                spec = futures[future]
-                try:
-                    outcome = future.result()
-                except Exception as error:  # the worker process itself died (OOM, segfault)
-                    outcome = RunOutcome(spec.key, "FAILED", None, f"worker died: {error}")
-                note_outcome(report, outcome, spec, progress)
-        except KeyboardInterrupt:
+            while pending:
+                # Wake every second to redraw the running runs' lines from their progress files.
+                done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                if active is not None:
+                    active.refresh({_label(futures[f]): run_directory(results_dir, futures[f]) / PROGRESS_FILE
+                                    for f in pending})
+                for future in done:
+                    spec = futures[future]
+                    try:
+                        outcome = future.result()
+                    except Exception as error:  # the worker process itself died (OOM, segfault)
+                        outcome = RunOutcome(spec.key, "FAILED", None, f"worker died: {error}")
+                    note_outcome(report, outcome, spec, progress)
+        except KeyboardInterrupt as stop:
             for future in futures:
                 future.cancel()
+            if isinstance(stop, Terminated):
+                # Ctrl-C reached the workers too; SIGTERM reached this process only.
+                for worker in multiprocessing.active_children():
+                    os.kill(worker.pid, signal.SIGTERM)
             raise
+        finally:
+            if active is not None:
+                active.close()
     return report
+
+
+def _label(spec: RunSpec) -> str:
+    return f"{spec.task}/{spec.method}/seed{spec.seed}"

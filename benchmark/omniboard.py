@@ -3,6 +3,7 @@
 Omniboard binds every interface by default; a preload script makes it bind 127.0.0.1. It
 exits if the database is down when it starts, so the database is pinged first. The URL is
 handed over in the environment (MONGO_URI), never on the command line, where ``ps`` shows it.
+Stopping this command by Ctrl-C or SIGTERM stops ``node`` too (``benchmark/processes.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from benchmark.database import MongoTarget
 from benchmark.errors import SuiteError
+from benchmark.processes import die_with_parent
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web" / "omniboard"
 OMNIBOARD_BIN = WEB_DIR / "node_modules" / "omniboard" / "dist" / "start.js"
@@ -42,14 +44,20 @@ def omniboard_command(target: MongoTarget, port: int) -> tuple[list[str], dict[s
 
 
 def serve_omniboard(target: MongoTarget, port: int) -> int:
-    """Run Omniboard in the foreground until Ctrl-C; return its exit code."""
+    """Run Omniboard in the foreground until Ctrl-C or SIGTERM (which run_suite.py turns into
+    KeyboardInterrupt); return its exit code. ``node`` also gets SIGTERM if this process dies."""
     target.ping()
     command, env = omniboard_command(target, port)
-    print(f"Omniboard on http://127.0.0.1:{port}/sacred for {target.masked} (db {target.db_name}); Ctrl-C stops it")
-    process = subprocess.Popen(command, env=env, cwd=WEB_DIR)
+    print(f"Omniboard on http://127.0.0.1:{port}/sacred for {target.masked} (db {target.db_name}); Ctrl-C stops it",
+          flush=True)
+    process = subprocess.Popen(command, env=env, cwd=WEB_DIR, preexec_fn=die_with_parent)
     try:
         return process.wait()
     except KeyboardInterrupt:
         process.terminate()
-        process.wait()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
         return 0

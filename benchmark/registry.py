@@ -1,8 +1,10 @@
 """The registry: tasks, methods, ablations, profiles and suites, one YAML file each.
 
 A file's name is the entry's name. Adding an ablation is adding one file to
-``benchmark/ablations`` (a base method plus overrides); nothing else needs to change.
-A suite expands to a grid of :class:`RunSpec`, each with a fully resolved config.
+``benchmark/ablations`` (a base method plus overrides); nothing else needs to change: the
+command line runs any registry method or ablation on a suite's tasks (``--methods``).
+A suite expands to a grid of :class:`RunSpec`, each with a fully resolved config, in the
+order stated in ``benchmark/config.py``'s docstring.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmark.config import config_hash, load_yaml_mapping, resolve
+from benchmark.config import check_family_overrides, config_hash, did_you_mean, load_yaml_mapping, resolve
 from benchmark.errors import ConfigError
 
 REGISTRY_ROOT = Path(__file__).parent
@@ -79,6 +81,8 @@ class Registry:
                         f"file may hold: {allowed}"
                     )
                 data["_path"] = str(path)
+                if "family_overrides" in data:
+                    data["family_overrides"] = check_family_overrides(data["family_overrides"], str(path))
                 entries[kind][path.stem] = data
         registry = cls(entries, root)
         registry._check_references()
@@ -90,8 +94,37 @@ class Registry:
     def _entry(self, kind: str, name: str) -> dict[str, Any]:
         if name not in self.entries[kind]:
             known = ", ".join(self.names(kind))
-            raise ConfigError(f"unknown {kind[:-1]} '{name}'; known {kind}: {known}")
+            raise ConfigError(f"unknown {kind[:-1]} '{name}'{did_you_mean(name, self.entries[kind])}; known {kind}: {known}")
         return self.entries[kind][name]
+
+    def runnable(self) -> list[str]:
+        """Names a grid cell may use as its method: every method and ablation."""
+        return self.names("methods") + self.names("ablations")
+
+    def _method_keys(self) -> dict[str, list[str]]:
+        """Each key a method, a method's family override or an ablation sets -> the files setting it."""
+        owners: dict[str, list[str]] = {}
+        for kind in ("methods", "ablations"):
+            for name in self.names(kind):
+                entry = self.entries[kind][name]
+                layers = [entry.get("config") or {}, entry.get("overrides") or {},
+                          *(entry.get("family_overrides") or {}).values()]
+                for key in {key for layer in layers for key in layer}:
+                    owners.setdefault(key, []).append(Path(entry["_path"]).name)
+        return owners
+
+    def _check_ownership(self) -> None:
+        """A task may not set a method key: the method's value would replace it without a word."""
+        owners = self._method_keys()
+        for name in self.names("tasks"):
+            entry = self.entries["tasks"][name]
+            for key in entry.get("config") or {}:
+                if key in owners:
+                    raise ConfigError(
+                        f"{entry['_path']}: key '{key}' is a method setting ({', '.join(sorted(set(owners[key])))} "
+                        f"set it, and the method layer comes after the task's); set it per family in the "
+                        "method's family_overrides instead (benchmark/config.py states the order)"
+                    )
 
     def _check_references(self) -> None:
         """Fail at load time on an ablation's unknown base or a suite's unknown names."""
@@ -108,6 +141,9 @@ class Registry:
                 entry = self.entries[kind][name]
                 layer = entry.get("config", entry.get("overrides", {})) or {}
                 resolve([(entry["_path"], layer)])
+                for family, overrides in (entry.get("family_overrides") or {}).items():
+                    resolve([(f"{entry['_path']} (family_overrides.{family})", overrides)])
+        self._check_ownership()
 
     def suite_cells(self, suite: str) -> list[tuple[str, str]]:
         """The (task, method-or-ablation) pairs of a suite, in file order, without duplicates."""
@@ -119,8 +155,8 @@ class Registry:
                 for method in block.get("methods", []):
                     if method not in self.entries["methods"] and method not in self.entries["ablations"]:
                         raise ConfigError(
-                            f"{data['_path']}: unknown method or ablation '{method}'; known: "
-                            + ", ".join(self.names("methods") + self.names("ablations"))
+                            f"{data['_path']}: unknown method or ablation '{method}'"
+                            f"{did_you_mean(method, self.runnable())}; known: " + ", ".join(self.runnable())
                         )
                     if (task, method) not in cells:
                         cells.append((task, method))
@@ -135,7 +171,7 @@ class Registry:
         cli_overrides: dict[str, Any] | None = None,
         seed: int = 0,
     ) -> dict[str, Any]:
-        """defaults <- task <- method (+family) <- ablation <- profile (+family) <- suite <- CLI."""
+        """The run's config, layers applied in the order benchmark/config.py's docstring states."""
         task_entry = self._entry("tasks", task)
         task_layer = task_entry.get("config") or {}
         family = {**resolve([(task_entry["_path"], task_layer)])}["env_family"]
@@ -170,20 +206,27 @@ class Registry:
         profile: str | None = None,
         cli_overrides: dict[str, Any] | None = None,
     ) -> list[RunSpec]:
-        """The suite's grid, optionally narrowed by task, method and seed selections."""
+        """The suite's grid, optionally narrowed by task, method and seed selections.
+
+        ``methods`` may name any method or ablation of the registry, listed by the suite or not:
+        one that the suite does not pair with any selected task runs on each selected task (all
+        the suite's tasks without ``tasks``), so a new ablation file runs at once.
+        """
         data = self._entry("suites", suite)
         cells = self.suite_cells(suite)
         profile = profile or data.get("profile") or "paper"
         self._entry("profiles", profile)
-        task_filter = _checked_selection(tasks, {t for t, _ in cells}, "task", suite)
-        method_filter = _checked_selection(methods, {m for _, m in cells}, "method", suite)
+        suite_tasks = list(dict.fromkeys(t for t, _ in cells))
+        task_filter = _checked_selection(tasks, suite_tasks, "task", f"suite '{suite}'")
+        method_filter = _checked_selection(methods, self.runnable(), "method or ablation", "the registry")
+        chosen_tasks = [t for t in suite_tasks if not task_filter or t in task_filter]
+        cells = [(t, m) for t, m in cells if t in chosen_tasks and (not method_filter or m in method_filter)]
+        for method in methods or []:
+            if method not in {m for _, m in cells}:
+                cells += [(task, method) for task in chosen_tasks]
         seed_list = list(seeds) if seeds is not None else list(data.get("seeds") or [0])
         specs = []
         for task, method in cells:
-            if task_filter and task not in task_filter:
-                continue
-            if method_filter and method not in method_filter:
-                continue
             for seed in seed_list:
                 config = self.resolve_config(
                     task, method, profile, data.get("overrides"), cli_overrides, seed
@@ -192,16 +235,14 @@ class Registry:
         return specs
 
 
-def _checked_selection(
-    selection: Iterable[str] | None, available: set[str], what: str, suite: str
-) -> set[str]:
+def _checked_selection(selection: Iterable[str] | None, available: list[str], what: str, where: str) -> set[str]:
     if not selection:
         return set()
     chosen = set(selection)
-    missing = sorted(chosen - available)
+    missing = sorted(chosen - set(available))
     if missing:
         raise ConfigError(
-            f"{what} '{missing[0]}' is not in suite '{suite}'; the suite has: "
-            + ", ".join(sorted(available))
+            f"{what} '{missing[0]}' is not in {where}{did_you_mean(missing[0], available)}; "
+            f"{where.removeprefix('the ')} has: " + ", ".join(sorted(available))
         )
     return chosen

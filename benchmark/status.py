@@ -1,4 +1,10 @@
-"""The state of a grid in the database: one row per run key, latest record first."""
+"""The state of a grid in the database: every record of the selected run keys, whatever config
+it ran with.
+
+A run started with overrides (``run ... steps=6000``) has another config hash than the suite's;
+``status`` without those overrides still shows it, marked with its hash and the keys whose
+values differ from the suite's config.
+"""
 
 from __future__ import annotations
 
@@ -6,38 +12,57 @@ import datetime as dt
 from typing import Any
 
 from benchmark.database import MongoTarget
+from benchmark.experiment import RUN_IDENTITY_KEYS
+from benchmark.progress import progress_cell
+from benchmark.records import records_of
 from benchmark.registry import RunSpec
 
 # Sacred writes a heartbeat every 10 s; a RUNNING record silent for this long is dead.
 STALE_AFTER = dt.timedelta(minutes=2)
+NOT_STARTED = "not started"
+
+
+def config_differences(recorded: dict[str, Any], suite_config: dict[str, Any]) -> list[str]:
+    """``key=value`` of the recorded config's keys whose value is not the suite's."""
+    ignored = set(RUN_IDENTITY_KEYS)
+    return [f"{key}={recorded[key]}" for key in sorted(recorded)
+            if key in suite_config and key not in ignored and recorded[key] != suite_config[key]]
 
 
 def grid_status(specs: list[RunSpec], target: MongoTarget) -> list[dict[str, Any]]:
-    """Status, env steps and last train metrics of each spec (``not started`` if absent)."""
-    runs = target.database().runs
-    latest: dict[str, dict] = {}
-    cursor = runs.find(
-        {"config.run_key": {"$in": [s.key for s in specs]}},
-        {"config.run_key": 1, "config.config_hash": 1, "status": 1, "result": 1, "heartbeat": 1},
-    ).sort("_id", 1)
-    for doc in cursor:
-        latest[(doc["config"]["run_key"], doc["config"]["config_hash"])] = doc
+    """One row per record of each spec's run key (oldest first), or one ``not started`` row.
+
+    Each row has the record's ``config_hash`` and ``config`` (``suite`` when the hash is the
+    suite's, else the differing ``key=value`` pairs), status, env steps and last train metrics.
+    """
+    records: dict[str, list[dict]] = {}
+    for doc in records_of(target, [s.key for s in specs], fields=("config", "status", "result", "heartbeat", "info.progress")):
+        records.setdefault(doc["config"]["run_key"], []).append(doc)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     rows = []
     for spec in specs:
-        doc = latest.get((spec.key, spec.config_hash))
-        status = doc["status"] if doc else "not started"
-        if status == "RUNNING" and doc.get("heartbeat") and now - doc["heartbeat"] > STALE_AFTER:
-            status = "PROBABLY_DEAD"
-        result = (doc or {}).get("result") or {}
-        rows.append({
-            "key": spec.key,
-            "status": status,
-            "steps": int(result.get("steps", 0)) if result else "-",
-            "success": _fmt(result.get("train/success")),
-            "return": _fmt(result.get("train/return")),
-            "run_id": doc["_id"] if doc else "-",
-        })
+        for doc in records.get(spec.key) or [None]:
+            if doc is None:
+                rows.append({"key": spec.key, "status": NOT_STARTED, "config_hash": None, "config": "-",
+                             "steps": "-", "progress": "-", "success": "-", "return": "-", "run_id": "-"})
+                continue
+            status = doc["status"]
+            if status == "RUNNING" and doc.get("heartbeat") and now - doc["heartbeat"] > STALE_AFTER:
+                status = "PROBABLY_DEAD"
+            result = doc.get("result") or {}
+            config_hash = doc["config"]["config_hash"]
+            differences = config_differences(doc["config"], spec.config)
+            rows.append({
+                "key": spec.key,
+                "status": status,
+                "config_hash": config_hash,
+                "config": "suite" if config_hash == spec.config_hash else " ".join([config_hash, *differences]),
+                "steps": int(result.get("steps", 0)) if result else "-",
+                "progress": progress_cell((doc.get("info") or {}).get("progress"), status == "RUNNING"),
+                "success": _fmt(result.get("train/success")),
+                "return": _fmt(result.get("train/return")),
+                "run_id": doc["_id"],
+            })
     return rows
 
 

@@ -1,7 +1,7 @@
 """One constructor from a resolved task config to a wrapped gymnasium environment.
 
-Wrapper order (inside out): base env -> sparse reward (MetaWorld) -> actions rescaled to
-[-1, 1] -> action repeat -> time limit in agent decisions. ``time_limit`` in the config is
+Wrapper order (inside out): base env -> actions rescaled to [-1, 1] -> action repeat ->
+sparse reward (MetaWorld; the last sub-step's success) -> time limit in agent decisions. ``time_limit`` in the config is
 in environment steps, as in the original, so the agent sees time_limit / action_repeat
 decisions per episode.
 """
@@ -32,9 +32,15 @@ def make_base(config: Mapping[str, Any], seed: int) -> gym.Env:
 
         return DeepMindControl(name, seed, size)
     if family == "pointmass":
-        from envs.pointmass_lottery import PointmassLottery
+        if name == "lottery":
+            from envs.pointmass_lottery import PointmassLottery
 
-        return PointmassLottery(seed, size)
+            return PointmassLottery(seed, size)
+        if name == "reach":
+            from envs.pointmass_reach import PointmassReach
+
+            return PointmassReach(seed, size)
+        raise ValueError(f"unknown pointmass env_name '{name}'; use one of: lottery, reach")
     raise ValueError(f"unknown env_family '{family}'; use one of: {', '.join(FAMILIES)}")
 
 
@@ -42,9 +48,9 @@ def make(config: Mapping[str, Any], seed: int | None = None) -> gym.Env:
     """The environment a run interacts with, from the run's resolved config."""
     seed = config["seed"] if seed is None else seed
     env = make_base(config, seed)
-    if config["env_family"] == "metaworld" and config["sparse_reward"]:
-        env = SparseReward(env)
     env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
     env = ActionRepeat(env, config["action_repeat"])
+    if config["env_family"] == "metaworld" and config["sparse_reward"]:
+        env = SparseReward(env)
     decisions = max(1, config["time_limit"] // config["action_repeat"])
     return gym.wrappers.TimeLimit(env, max_episode_steps=decisions)

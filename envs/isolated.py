@@ -23,15 +23,22 @@ def _serve(connection, config: dict, seed: int | None) -> None:
     """Child process: build the environment, then answer (method, argument) requests.
 
     Ctrl-C reaches the whole process group; the child ignores it so that the parent run can
-    stop cleanly (and be recorded as INTERRUPTED) instead of finding a dead pipe.
+    stop cleanly (and be recorded as INTERRUPTED) instead of finding a dead pipe. It ends with
+    its parent: at the parent's "close", when the pipe breaks, or by SIGTERM from the kernel
+    when the parent dies (benchmark/processes.py).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from benchmark.processes import die_with_parent
     from envs.factory import make
 
+    die_with_parent()
     env = make(config, seed)
     connection.send((env.observation_space, env.action_space))
     while True:
-        method, argument = connection.recv()
+        try:
+            method, argument = connection.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
         if method == "close":
             env.close()
             connection.close()

@@ -14,9 +14,11 @@ import numpy as np
 
 
 class ActionRepeat(gym.Wrapper):
-    """Repeat each action ``repeat`` times; sum the rewards, OR the success flags.
+    """Repeat each action ``repeat`` times; sum the rewards, report the last sub-step's info.
 
-    Stops early when the episode ends inside the repeat, so no step is taken past the end.
+    The success flag is the last sub-step's, as in the original (its info was the last
+    sub-step's), so the sparse reward built on it is in {0, 1} (protocol.md 7.2). Stops
+    early when the episode ends inside the repeat, so no step is taken past the end.
     ``info['env_steps']`` counts the underlying environment steps actually taken.
     """
 
@@ -27,20 +29,24 @@ class ActionRepeat(gym.Wrapper):
         self.repeat = repeat
 
     def step(self, action: Any):
-        total_reward, success, taken = 0.0, False, 0
+        total_reward, taken = 0.0, 0
         for _ in range(self.repeat):
             obs, reward, terminated, truncated, info = self.env.step(action)
             total_reward += float(reward)
-            success = success or bool(info.get("success", False))
             taken += 1
             if terminated or truncated:
                 break
-        info = {**info, "success": success, "env_steps": taken}
+        info = {**info, "success": bool(info.get("success", False)), "env_steps": taken}
         return obs, total_reward, terminated, truncated, info
 
 
 class SparseReward(gym.Wrapper):
-    """Replace the reward by ``info['success']`` (0 or 1): the paper's Sparse MetaWorld."""
+    """Replace the reward by ``info['success']`` (0 or 1): the paper's Sparse MetaWorld.
+
+    Put outside :class:`ActionRepeat`, so one agent step pays the success flag of its last
+    sub-step rather than a sum over sub-steps; ``info['dense_reward']`` keeps the summed
+    shaped reward for diagnostics.
+    """
 
     def step(self, action: Any):
         obs, reward, terminated, truncated, info = self.env.step(action)

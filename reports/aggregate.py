@@ -72,7 +72,8 @@ def final_per_run(runs: pd.DataFrame, metrics: pd.DataFrame, metric_of_run: dict
     ``runs`` needs run_id, run_key, task, method, seed, family, status columns; runs without a
     point of their metric are left out (they have nothing to score).
     """
-    columns = ["run_id", "run_key", "task", "method", "seed", "family", "status", "metric", "final", "episodes"]
+    columns = ["run_id", "run_key", "task", "method", "seed", "family", "status", "metric", "final", "episodes",
+               "wall_minutes"]
     points = select_metric(metrics, metric_of_run)
     if runs.empty or points.empty:
         return pd.DataFrame(columns=columns)
@@ -81,14 +82,14 @@ def final_per_run(runs: pd.DataFrame, metrics: pd.DataFrame, metric_of_run: dict
         rows.append({"run_id": run_id, "metric": metric, "final": final_value(group["step"], group["value"], last),
                      "episodes": int(min(len(group), last))})
     finals = pd.DataFrame(rows, columns=["run_id", "metric", "final", "episodes"])
-    meta = runs[["run_id", "run_key", "task", "method", "seed", "family", "status"]]
+    meta = runs.reindex(columns=["run_id", "run_key", "task", "method", "seed", "family", "status", "wall_minutes"])
     return meta.merge(finals, on="run_id")[columns]
 
 
 def cell_summary(finals: pd.DataFrame, incomplete: Sequence[str] = ("RUNNING", "INTERRUPTED", "TIMEOUT")
                  ) -> pd.DataFrame:
     """Per task x method: mean, standard error, number of seeds and of unfinished runs."""
-    columns = ["task", "method", "metric", "mean", "sem", "n", "n_incomplete"]
+    columns = ["task", "method", "metric", "mean", "sem", "n", "n_incomplete", "wall_minutes"]
     if finals.empty:
         return pd.DataFrame(columns=columns)
     rows = []
@@ -98,7 +99,34 @@ def cell_summary(finals: pd.DataFrame, incomplete: Sequence[str] = ("RUNNING", "
             "task": task, "method": method, "metric": metric,
             "mean": float(np.nanmean(values)), "sem": standard_error(values), "n": int(len(values)),
             "n_incomplete": int(group["status"].isin(incomplete).sum()),
+            "wall_minutes": float(group["wall_minutes"].mean()) if group["wall_minutes"].notna().any() else float("nan"),
         })
+    return pd.DataFrame(rows, columns=columns)
+
+
+CHOICES = ("safe", "risky", "none")
+CHOICE_EPISODES = 20  # the learning issue's protocol: choice rates of the last 20 episodes
+
+
+def choice_rates(runs: pd.DataFrame, metrics: pd.DataFrame, last: int = CHOICE_EPISODES) -> pd.DataFrame:
+    """Per task x method: mean and standard error across seeds of each run's choice rates.
+
+    A run's rate of a choice is the mean of its ``train/choose_<choice>`` indicator over its
+    last ``last`` training episodes (the lottery logs one per episode).
+    """
+    columns = ["task", "method", "choice", "mean", "sem", "n"]
+    wanted = [f"train/choose_{c}" for c in CHOICES]
+    points = metrics[metrics["metric"].isin(wanted)] if len(metrics) else metrics
+    if points.empty:
+        return pd.DataFrame(columns=columns)
+    per_run = points.groupby(["run_id", "metric"], sort=False).apply(
+        lambda g: final_value(g["step"], g["value"], last), include_groups=False).rename("rate").reset_index()
+    per_run = per_run.merge(runs[["run_id", "task", "method"]], on="run_id")
+    rows = []
+    for (task, method, metric), group in per_run.groupby(["task", "method", "metric"], sort=False):
+        values = group["rate"].to_numpy(dtype=float)
+        rows.append({"task": task, "method": method, "choice": metric.removeprefix("train/choose_"),
+                     "mean": float(np.mean(values)), "sem": standard_error(values), "n": len(values)})
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -41,8 +41,8 @@ from reports.mongo_runs import INCOMPLETE, RunData, Selection, load_run_data
 from reports.presentation import (
     AGGREGATE_SCALE,
     FAMILY_TITLE,
-    HEADLINE_METRIC,
     OPT_METRIC_ORDER,
+    headline_metric,
     method_colours,
     metric_title,
     order_methods,
@@ -213,7 +213,7 @@ def _section(stage: StagedOutput, prefix: str, data: RunData, context: _Context)
     scored = runs[runs["status"].isin(SCORED)]
     metrics = data.metrics[data.metrics["run_id"].isin(scored["run_id"])]
     families = dict(zip(runs["task"], runs["family"], strict=True))
-    headline = {task: HEADLINE_METRIC.get(family, "return") for task, family in families.items()}
+    headline = {r.task: headline_metric(r.family, r.score_metric) for r in runs.itertuples()}
     metric_of_run = {r.run_id: f"train/{headline[r.task]}" for r in scored.itertuples()}
     finals = aggregate.final_per_run(scored, metrics, metric_of_run, options.last_episodes)
     cells = _in_display_order(aggregate.cell_summary(finals))
@@ -227,6 +227,12 @@ def _section(stage: StagedOutput, prefix: str, data: RunData, context: _Context)
     aggregate_tables, aggregate_figures = _aggregates(stage, prefix, finals, cells, families, main, colours,
                                                       options, absent)
     table_blocks += aggregate_tables
+    rates = aggregate.choice_rates(scored, metrics)
+    if len(rates):
+        choice_tasks = order_tasks(rates["task"].unique())
+        table = tables.choice_table(rates, choice_tasks, order_methods(rates["method"].unique()),
+                                    aggregate.CHOICE_EPISODES)
+        table_blocks += [Heading(table.title, 3), _write_table(stage, prefix, table)]
     if len(cells):
         table_blocks += [Heading("All cells", 3),
                          TableBlock(tables.cells_table(cells, families, context.references))]
@@ -285,7 +291,7 @@ def _methods_with(cells: pd.DataFrame, tasks: Sequence[str], candidates: Sequenc
 def _final_tables(stage, prefix, cells, families, main, ablations, context, absent) -> list[Block]:
     blocks: list[Block] = []
     last = context.options.last_episodes
-    success_tasks = {t for t, f in families.items() if HEADLINE_METRIC.get(f) == "success"}
+    success_tasks = set(cells.loc[cells["metric"].astype(str).str.endswith("success"), "task"])
     specs = [
         ("final_success", "Final success (training episodes)", _tasks_with(cells, main, success_tasks), main),
         ("final_return", "Final return (training episodes)",
@@ -395,7 +401,7 @@ def _curve_figures(stage, prefix, metrics, scored, headline, main, ablations, co
     success_tasks = [t for t, h in headline.items() if h == "success"]
     return_tasks = [t for t, h in headline.items() if h != "success"]
     blocks += _curves_block(stage, prefix, "success_vs_steps", points, success_tasks, main, colours, options,
-                            "MetaWorld: success rate vs environment steps",
+                            "Success rate vs environment steps",
                             "Success of training (exploration) episodes, in % of episodes.")
     blocks += _curves_block(stage, prefix, "return_vs_steps", points, return_tasks, main, colours, options,
                             "Episode return vs environment steps", "Return of training episodes.")
@@ -413,13 +419,14 @@ def _curve_figures(stage, prefix, metrics, scored, headline, main, ablations, co
     if not eval_blocks:
         absent.append("No evaluation curves: no scored run logged eval/success or eval/return.")
     blocks += eval_blocks
-    plan_metrics = sorted(m for m in metrics["metric"].unique() if str(m).startswith("plan/"))
+    plan_metrics = sorted(m for m in metrics["metric"].unique() if str(m).startswith(("plan/", "diag/")))
     for name in plan_metrics:
         plan_points = metrics[metrics["metric"] == name].merge(scored[["run_id", "task", "method"]], on="run_id")
-        stem = "plan_" + re.sub(r"[^A-Za-z0-9_-]+", "_", name.split("/", 1)[1]) + "_vs_steps"
+        stem = name.split("/", 1)[0] + "_" + re.sub(r"[^A-Za-z0-9_-]+", "_", name.split("/", 1)[1]) + "_vs_steps"
         blocks += _curves_block(stage, prefix, stem, plan_points,
                                 list(headline), order_methods(plan_points["method"].unique()), colours, options,
-                                f"Planner diagnostic: {metric_title(name)}",
+                                f"{'Planner' if name.startswith('plan/') else 'World-model'} diagnostic: "
+                                f"{metric_title(name)}",
                                 f"`{name}`, logged after each training episode.", metric_title(name))
     if not plan_metrics:
         absent.append("No planner diagnostics: no run logged `plan/<name>` metrics.")

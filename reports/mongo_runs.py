@@ -21,10 +21,12 @@ STALE_AFTER = dt.timedelta(minutes=2)
 STATUSES = ("COMPLETED", "RUNNING", "INTERRUPTED", "FAILED", "QUEUED", "TIMEOUT")
 # Statuses whose curves stop early but are still real data: included and marked.
 INCOMPLETE = ("RUNNING", "INTERRUPTED", "TIMEOUT")
-IDENTITY = ("run_key", "suite", "task", "method", "seed", "profile", "config_hash", "env_family", "steps")
+IDENTITY = ("run_key", "suite", "task", "method", "seed", "profile", "config_hash", "env_family", "steps",
+            "score_metric")
 RUN_COLUMNS = [
     "run_id", "run_key", "suite", "task", "method", "seed", "profile", "config_hash", "env_family",
-    "family", "budget_steps", "status", "stale", "fail_reason", "git_commit", "superseded",
+    "family", "score_metric", "budget_steps", "status", "stale", "fail_reason", "git_commit", "wall_minutes",
+    "superseded",
 ]
 METRIC_COLUMNS = ["run_id", "run_key", "metric", "step", "value"]
 
@@ -74,6 +76,17 @@ def _fail_reason(trace: object) -> str:
     return text[-1] if text else ""
 
 
+def _wall_minutes(doc: dict) -> float:
+    """Minutes from the record's start to its stop (or last heartbeat); NaN if unknown.
+
+    A resumed run keeps its record and start time, so this includes the time it was down.
+    """
+    start, end = doc.get("start_time"), doc.get("stop_time") or doc.get("heartbeat")
+    if not isinstance(start, dt.datetime) or not isinstance(end, dt.datetime):
+        return float("nan")
+    return (end - start).total_seconds() / 60.0
+
+
 def runs_frame(docs: Iterable[dict], now: dt.datetime | None = None) -> pd.DataFrame:
     """One row per Sacred run document; marks stale RUNNING records and superseded ones."""
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -93,6 +106,7 @@ def runs_frame(docs: Iterable[dict], now: dt.datetime | None = None) -> pd.DataF
                           and now - heartbeat.replace(tzinfo=None) > STALE_AFTER),
             "fail_reason": _fail_reason(doc.get("fail_trace")),
             "git_commit": (doc.get("meta") or {}).get("git_commit", ""),
+            "wall_minutes": _wall_minutes(doc),
         })
     frame = pd.DataFrame(rows, columns=[c for c in RUN_COLUMNS if c != "superseded"])
     frame = frame.sort_values("run_id", kind="stable").reset_index(drop=True)
@@ -108,7 +122,8 @@ def load_runs(target: MongoTarget, selection: Selection | str | None = None) -> 
     if not isinstance(selection, Selection):
         selection = Selection(suite=selection)
     fields = {f"config.{key}": 1 for key in IDENTITY}
-    fields.update({"status": 1, "heartbeat": 1, "fail_trace": 1, "meta.git_commit": 1})
+    fields.update({"status": 1, "heartbeat": 1, "start_time": 1, "stop_time": 1, "fail_trace": 1,
+                   "meta.git_commit": 1})
     return runs_frame(target.database().runs.find(selection.query(), fields))
 
 

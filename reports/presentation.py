@@ -12,19 +12,20 @@ from collections.abc import Iterable
 # Families: which metric headlines a task, how it is printed and how it is normalised for
 # the cross-task aggregates (protocol.md 1.3: MetaWorld success in %, DMC return).
 HEADLINE_METRIC = {"metaworld": "success", "dmc": "return", "pointmass": "return"}
-FAMILY_TITLE = {"metaworld": "MetaWorld", "dmc": "DeepMind Control", "pointmass": "Pointmass lottery"}
+# A task may name its own headline with the config key ``score_metric`` (e.g. pm_reach: success).
+FAMILY_TITLE = {"metaworld": "MetaWorld", "dmc": "DeepMind Control", "pointmass": "Pointmass"}
 # DMC episodes are 1000 env steps with per-step reward in [0, 1], so returns lie in [0, 1000].
 AGGREGATE_SCALE = {"metaworld": 1.0, "dmc": 1000.0}
 
 TASK_ORDER = [
     "mw_reach", "mw_button", "mw_window", "mw_drawer", "mw_push", "mw_hammer", "mw_thermos",
-    "dmc_reacher", "dmc_cheetah", "dmc_quadruped", "pm_lottery",
+    "dmc_reacher", "dmc_cheetah", "dmc_quadruped", "pm_reach", "pm_lottery",
 ]
 TASK_TITLE = {
     "mw_reach": "Reach", "mw_button": "Button", "mw_window": "Window", "mw_drawer": "Drawer",
     "mw_push": "Push", "mw_hammer": "Hammer", "mw_thermos": "Thermos",
     "dmc_reacher": "Reacher Easy", "dmc_cheetah": "Cheetah Run", "dmc_quadruped": "Quadruped Walk",
-    "pm_lottery": "Pointmass lottery",
+    "pm_reach": "Pointmass reach", "pm_lottery": "Pointmass lottery",
 }
 
 METHOD_ORDER = [
@@ -54,7 +55,25 @@ METRIC_TITLE = {
     "lambda_mean": "dynamics multiplier λ (mean)", "multiplier_mean": "multiplier (mean)",
     "nu_mean": "action multiplier ν (mean)", "predicted_reward": "predicted reward",
     "predicted_return": "predicted return",
+    "executed_predicted_return": "predicted return of executed plan chunks",
+    "executed_achieved_return": "achieved return of executed plan chunks",
+    "openloop_image_mse": "open-loop image MSE over the horizon (held-out)",
+    "openloop_image_mse_last": "open-loop image MSE at the horizon's end (held-out)",
+    "openloop_reward_mae": "open-loop reward error (held-out)",
+    "recon_image_mse": "filtered reconstruction MSE (held-out)",
+    "reward_acc_rewarding": "reward-head accuracy at rewarding steps",
+    "reward_acc_nonrewarding": "reward-head accuracy at other steps",
+    "rewarding_steps": "rewarding steps per episode",
+    "reward_pred_rewarding": "mean predicted reward at rewarding steps",
+    "reward_pred_nonrewarding": "mean predicted reward at other steps",
 }
+
+
+def headline_metric(family: str, score_metric: str | None = None) -> str:
+    """The metric a task is scored by: its config's ``score_metric``, else its family's."""
+    if isinstance(score_metric, str) and score_metric:
+        return score_metric
+    return HEADLINE_METRIC.get(family, "return")
 
 
 def family_of(task: str, env_family: str | None = None) -> str:

@@ -54,7 +54,7 @@ class Table:
 
 # --- number formats ----------------------------------------------------------------------------
 
-def format_score(mean: float, sem: float, family: str) -> str:
+def format_score(mean: float, sem: float, family: str, metric: str = "") -> str:
     """A cell's text: success in % (fractions in, as logged), returns as they are.
 
     ``sem`` NaN (a single seed) prints the mean alone. Pointmass returns are small (a few
@@ -63,7 +63,7 @@ def format_score(mean: float, sem: float, family: str) -> str:
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return MISSING
     has_sem = sem is not None and not math.isnan(sem)
-    if family == "metaworld":
+    if family == "metaworld" or str(metric).endswith("success"):
         return f"{mean * 100:.0f} ± {sem * 100:.0f}%" if has_sem else f"{mean * 100:.0f}%"
     digits = 2 if family == "pointmass" else 0
     return f"{mean:.{digits}f} ± {sem:.{digits}f}" if has_sem else f"{mean:.{digits}f}"
@@ -113,7 +113,7 @@ def final_performance_table(cells: pd.DataFrame, tasks: Sequence[str], methods: 
             if cell is None:
                 row.append(Cell(MISSING))
                 continue
-            text = format_score(cell.mean, cell.sem, families[task])
+            text = format_score(cell.mean, cell.sem, families[task], cell.metric)
             if cell.n_incomplete:
                 text += UNFINISHED_MARK
                 unfinished = True
@@ -176,14 +176,37 @@ def aggregate_table(stats: pd.DataFrame, family: str, name: str, title: str, not
 def cells_table(cells: pd.DataFrame, families: dict, references: Sequence[Reference] = ()) -> Table:
     """Every task x method cell in long form with raw registry keys (for search and scripts)."""
     refs = {(r.task, r.method): r for r in references}
-    header = ["task", "method", "metric", "value", "seeds", "unfinished", "reported"]
+    header = ["task", "method", "metric", "value", "seeds", "unfinished", "wall time per run (min)", "reported"]
     rows = []
     for r in cells.itertuples():
         ref = refs.get((r.task, r.method))
+        wall = getattr(r, "wall_minutes", float("nan"))
         rows.append([Cell(str(r.task)), Cell(str(r.method)), Cell(str(r.metric)),
-                     Cell(format_score(r.mean, r.sem, families[r.task])), Cell(str(r.n)),
-                     Cell(str(r.n_incomplete)), Cell(format_reference(ref, families[r.task]) if ref else MISSING)])
+                     Cell(format_score(r.mean, r.sem, families[r.task], r.metric)), Cell(str(r.n)),
+                     Cell(str(r.n_incomplete)), Cell(MISSING if pd.isna(wall) else f"{wall:.1f}"),
+                     Cell(format_reference(ref, families[r.task]) if ref else MISSING)])
     return Table("all_cells", "All cells", header, rows)
+
+
+def choice_table(rates: pd.DataFrame, tasks: Sequence[str], methods: Sequence[str], last: int) -> Table:
+    """Methods x (task, choice) rates in %: which goal the risk experiment's planners pick."""
+    choices = ("safe", "risky", "none")
+    header = ["Method", *[f"{task_title(t)}: {c}" for t in tasks for c in choices], "seeds"]
+    lookup = {(r.task, r.method, r.choice): r for r in rates.itertuples()}
+    rows = []
+    for method in methods:
+        row, seeds = [Cell(method_title(method))], set()
+        for task in tasks:
+            for choice in choices:
+                r = lookup.get((task, method, choice))
+                row.append(Cell(MISSING if r is None else format_score(r.mean, r.sem, "", "success")))
+                if r is not None:
+                    seeds.add(int(r.n))
+        rows.append([*row, Cell(", ".join(map(str, sorted(seeds))) or MISSING)])
+    notes = [f"Share of the last {last} training episodes (with exploration noise) whose first goal reached was "
+             "the safe one, the risky one, or none; mean ± standard error across seeds."]
+    return Table("lottery_choices", f"Lottery: goal choices over the last {last} training episodes", header,
+                 rows, notes)
 
 
 # --- renderers -------------------------------------------------------------------------------------

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything the suite needs on a fresh Debian machine:
-#   1. apt packages for headless MuJoCo rendering (EGL / OSMesa);
+#   1. apt packages for headless MuJoCo rendering (EGL / OSMesa), and Debian's chromium, the
+#      browser the Omniboard test drives (Playwright from PyPI; it downloads no browser);
 #   2. the Python environment in .venv with the pinned requirements;
 #   3. the pinned npm Omniboard in web/omniboard.
 # A second call checks stamps and returns in seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libegl1 libgl1 libgl1-mesa-dri libosmesa6 libglu1-mesa)
+APT_PACKAGES=(libegl1 libgl1 libgl1-mesa-dri libosmesa6 libglu1-mesa chromium)
 PYTHON=${PYTHON:-python3.11}
 TF_KERAS=tf-keras==2.21.0
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import run_cli
 
 EXPECTED_NAMES = {
     "tasks": ["dmc_cheetah", "dmc_quadruped", "dmc_reacher", "mw_button", "mw_drawer", "mw_hammer",
-              "mw_push", "mw_reach", "mw_thermos", "mw_window", "pm_lottery"],
+              "mw_push", "mw_reach", "mw_thermos", "mw_window", "pm_lottery", "pm_reach"],
     "methods": ["dreamer", "latco", "mppi", "planet", "platco", "random", "shooting_gd", "shooting_gn"],
     "ablations": ["image_colloc", "latco_first_order", "latco_no_constraint", "latco_no_relax"],
 }
@@ -54,3 +55,32 @@ def test_unreachable_database_url_fails_before_running(tmp_path):
     assert result.returncode == 2
     assert "MongoDB at mongodb://127.0.0.1:9/ is unreachable" in result.stderr
     assert "db start" in result.stderr
+
+
+def test_dry_run_estimates_each_run_from_the_benchmark_figures_and_totals_gpu_hours(tmp_path):
+    from benchmark.config import load_yaml_mapping
+    from benchmark.estimates import FIGURES_PATH, seconds_from_figures
+    from benchmark.registry import Registry
+
+    registry = Registry.load()
+    figures = load_yaml_mapping(FIGURES_PATH)
+    latco = registry.resolve_config("pm_lottery", "latco", "paper")
+    # 20 s start-up + 50,000 steps at 2000/s; (50,000 - 1000) / 50 x 10 + 100 updates of 4.2 s;
+    # 5000 plans x 200 iterations x 60 ms x horizon 20/30.
+    assert seconds_from_figures(latco, figures) == pytest.approx(45 + 9900 * 4.2 + 5000 * 200 * 0.04)
+    assert seconds_from_figures(registry.resolve_config("pm_lottery", "random", "paper"), figures) == pytest.approx(45)
+
+    result = run_cli("run", "--suite", "lottery", "--methods", "random", "--seeds", "0", "1", "--dry-run",
+                     "--launcher", "slurm", "--cluster", "gpu-example", results=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if "lottery/pm_lottery/random/seed" in line]
+    assert len(rows) == 2 and all("45 s" in row and "figures" in row for row in rows)
+    assert "estimated total: 0.025 run-hours, 0.025 GPU-hours (1 GPU per run); estimates: 2 from benchmark figures" \
+        in result.stdout
+    assert not (tmp_path / "db").exists()
+
+
+def test_a_mistyped_method_suggests_the_closest_registry_name(tmp_path):
+    result = run_cli("run", "--suite", "smoke", "--methods", "latko", "--dry-run", results=tmp_path)
+    assert result.returncode == 2
+    assert "method or ablation 'latko' is not in the registry (did you mean 'latco'?)" in result.stderr

@@ -80,6 +80,64 @@ def test_an_ablation_is_one_file(tmp_path: Path):
     assert spec.key == "mine/mw_push/latco_damped/seed3/smoke"
 
 
+def _copy_registry(tmp_path: Path) -> Path:
+    root = tmp_path / "benchmark"
+    shutil.copytree(REGISTRY_ROOT, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return root
+
+
+def test_a_mistyped_family_or_env_family_fails_at_load_naming_the_allowed_ones(tmp_path: Path):
+    root = _copy_registry(tmp_path)
+    latco = root / "methods" / "latco.yaml"
+    latco.write_text(latco.read_text().replace("  dmc:\n", "  dcm:\n"))
+    with pytest.raises(ConfigError) as error:
+        Registry.load(root)
+    assert str(error.value) == (f"{latco}: family_overrides key 'dcm' is not an env_family (did you mean 'dmc'?); "
+                                "allowed: metaworld, dmc, pointmass")
+    latco.write_text(latco.read_text().replace("  dcm:\n", "  dmc:\n"))
+    reacher = root / "tasks" / "dmc_reacher.yaml"
+    reacher.write_text(reacher.read_text().replace("env_family: dmc", "env_family: dm_control"))
+    with pytest.raises(ConfigError, match=rf"{reacher}: key 'env_family' must be one of metaworld, dmc, pointmass; "
+                                          "got 'dm_control'"):
+        Registry.load(root)
+
+
+def test_a_task_may_not_set_a_key_a_method_would_silently_replace(tmp_path: Path):
+    root = _copy_registry(tmp_path)
+    lottery = root / "tasks" / "pm_lottery.yaml"
+    lottery.write_text(lottery.read_text() + "  dyn_threshold: 0.01\n")
+    with pytest.raises(ConfigError) as error:
+        Registry.load(root)
+    message = str(error.value)
+    assert message.startswith(f"{lottery}: key 'dyn_threshold' is a method setting (latco.yaml, platco.yaml set it")
+    assert "family_overrides" in message and "\n" not in message
+
+
+def test_a_registry_method_or_ablation_runs_on_a_suite_without_editing_the_suite(tmp_path: Path):
+    root = _copy_registry(tmp_path)
+    (root / "ablations" / "latco_damped.yaml").write_text("base: latco\noverrides:\n  gn_damping: 0.1\n")
+    registry = Registry.load(root)
+    [spec] = registry.expand("smoke", tasks=["mw_reach"], methods=["latco_damped"])
+    assert spec.key == "smoke/mw_reach/latco_damped/seed0/smoke" and spec.config["gn_damping"] == 0.1
+    assert spec.config["optimization_steps"] == 3  # the suite's profile still applies
+    # Without --tasks it runs on each of the suite's tasks; a method the suite lists keeps its cells.
+    assert [s.task for s in registry.expand("smoke", methods=["latco_damped"])] == ["mw_reach", "dmc_reacher", "pm_lottery"]
+    assert [s.task for s in registry.expand("smoke", methods=["planet"])] == ["mw_reach", "dmc_reacher"]
+    assert [s.task for s in registry.expand("smoke", tasks=["pm_lottery"], methods=["planet"])] == ["pm_lottery"]
+
+
+def test_the_paper_grid_parses_the_defaults_once(monkeypatch):
+    import benchmark.config as config_module
+
+    parsed = []
+    original = config_module.load_yaml_mapping
+    monkeypatch.setattr(config_module, "_DEFAULTS", {})
+    monkeypatch.setattr(config_module, "load_yaml_mapping",
+                        lambda path: parsed.append(path) or original(path))
+    assert len(Registry.load().expand("paper")) == 264
+    assert parsed.count(config_module.DEFAULTS_PATH) == 1
+
+
 def test_resolution_order_defaults_task_method_ablation_profile_cli(registry: Registry):
     paper = registry.resolve_config("mw_push", "latco_no_relax", "paper")
     assert paper["planning_horizon"] == 50 and paper["mpc_steps"] == 25  # task
@@ -123,12 +181,16 @@ def test_config_hash_is_stable_and_sensitive(registry: Registry):
 
 
 def test_unknown_names_fail_with_the_known_ones(registry: Registry):
-    with pytest.raises(ConfigError, match="unknown suite 'smok'; known suites: ablations"):
+    with pytest.raises(ConfigError, match=r"unknown suite 'smok' \(did you mean 'smoke'\?\); known suites: ablations"):
         registry.expand("smok")
     with pytest.raises(ConfigError, match="task 'mw_nope' is not in suite 'smoke'"):
         registry.expand("smoke", tasks=["mw_nope"])
     with pytest.raises(ConfigError, match="unknown profile 'tiny'"):
         registry.expand("smoke", profile="tiny")
+    with pytest.raises(ConfigError, match=r"method or ablation 'latko' is not in the registry \(did you mean 'latco'\?\)"):
+        registry.expand("smoke", methods=["latko"])
+    with pytest.raises(ConfigError, match=r"task 'mw_rech' is not in suite 'smoke' \(did you mean 'mw_reach'\?\)"):
+        registry.expand("smoke", tasks=["mw_rech"])
 
 
 def test_command_line_pairs_are_parsed_as_yaml():

@@ -107,6 +107,29 @@ def rich(server, tmp_path_factory):
     return {"target": target, "out": out, "summary": summary, "index": (out / "index.md").read_text()}
 
 
+def test_pointmass_report_scores_reach_by_success_and_tabulates_lottery_choices(server, tmp_path):
+    """pm_reach names success as its score; the lottery's choice rates of the last 20 episodes."""
+    target = MongoTarget(server.url, f"test_{uuid.uuid4().hex[:10]}")
+    runs = Runs(target, suite="learn", profile="mini")
+    # pm_reach / latco: 9 and 7 of the last 10 succeed -> 80 ± 7% (population std / sqrt n); runs of 6 and 10 minutes -> 8.0.
+    for seed, (k, minutes) in enumerate(((9, 6), (7, 10))):
+        run_id = runs.add("pm_reach", "latco", seed, {"train/success": episodes(k), "train/return": returns(5.0)},
+                          stop_time=NOW + dt.timedelta(minutes=minutes))
+        runs.db.runs.update_one({"_id": run_id}, {"$set": {"config.score_metric": "success"}})
+    # pm_lottery / platco, 25 episodes: the last 20 are 15 safe, 5 risky (both seeds) -> 75% / 25% / 0%.
+    steps = [EPISODE * (i + 1) for i in range(25)]
+    choices = {"safe": [0] * 5 + [1] * 15 + [0] * 5, "risky": [0] * 20 + [1] * 5, "none": [1] * 5 + [0] * 20}
+    for seed in range(2):
+        runs.add("pm_lottery", "platco", seed, {"train/return": returns(1.0, 25),
+                                                **{f"train/choose_{c}": (steps, v) for c, v in choices.items()}})
+    summary = write_report(target, tmp_path, "learn", ReportOptions(bootstrap_reps=50))
+    index = summary.index.read_text()
+    assert "| pm_reach | latco | train/success | 80 ± 7% | 2 | 0 | 8.0 | – |" in index
+    rows = _table_rows((tmp_path / "lottery_choices.md").read_text())
+    assert rows["Prob. LatCo"] == ["75 ± 0%", "25 ± 0%", "0 ± 0%", "2"]
+    assert (tmp_path / "success_vs_steps.png").exists()
+
+
 def _table_rows(markdown: str) -> dict[str, list[str]]:
     """First column -> the other cells, from a Markdown table file."""
     rows = {}
@@ -333,7 +356,7 @@ def test_index_lists_failed_and_unfinished_runs_and_provenance(rich):
     assert "INTERRUPTED, last step 600 of 1000, scored up to there (†)" in index
     assert "1 older records of the same run keys (another config) ignored" in index
     assert "`abc1234` (22 runs)" in index and "Database `test_" in index
-    assert "| mw_push | latco | train/success | 60 ± 9% | 4 | 1 | – |" in index
+    assert "| mw_push | latco | train/success | 60 ± 9% | 4 | 1 | 0.0 | – |" in index
     runs = pd.read_csv(rich["out"] / "runs.csv")
     assert len(runs) == 22 and set(runs["status"]) == {"COMPLETED", "INTERRUPTED", "FAILED"}
     html = (rich["out"] / "index.html").read_text()

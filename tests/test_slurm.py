@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_cli
 
-from benchmark import slurm as slurm_module
 from benchmark.database import MongoTarget
 from benchmark.errors import ConfigError
 from benchmark.slurm import (
@@ -32,6 +31,7 @@ from benchmark.slurm import (
     slurm_options,
     this_host_addresses,
 )
+from benchmark.slurm import scheduler as slurm_module
 
 START = ROOT / "scripts" / "slurm-single-node.sh"
 STOP = ROOT / "scripts" / "slurm-single-node-stop.sh"
@@ -292,3 +292,37 @@ def test_a_partition_without_nodes_is_refused_before_anything_is_submitted(slurm
     assert result.returncode == 2
     assert result.stderr.strip() == "error: partition 'nosuch' has no nodes (sinfo lists none); pass an existing --partition"
     assert not (tmp_path / "slurm").exists() and _runs(database) == []
+
+
+def test_a_second_eval_leaves_the_queued_evaluations_alone_and_cancel_still_finds_them(slurm, database, tmp_path):
+    selection = ("--suite", "smoke", "--tasks", "pm_lottery", "--methods", "random")
+    trained = _cli("run", *selection, results=tmp_path, database=database)  # locally: quicker
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    env = {**os.environ, "LATCO_MONGO_DB": database.db_name}
+    env.pop("LATCO_MONGO_URL", None)
+    # Held by Slurm, the first evaluation stays queued for as long as the test needs.
+    first = subprocess.Popen(
+        [sys.executable, str(ROOT / "run_suite.py"), "--results", str(tmp_path), "eval", *selection, "--episodes", "1",
+         *SLURM, "--sbatch", "hold", "--mongo-url", database.url],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    book = tmp_path / "slurm" / "smoke" / "eval" / "jobs.json"
+    deadline = time.monotonic() + 120
+    while not book.exists():
+        assert first.poll() is None, f"the first eval ended early: {first.communicate()[1][-2000:]}"
+        assert time.monotonic() < deadline, "the first eval never submitted its job"
+        time.sleep(0.2)
+    entries = json.loads(book.read_text())["runs"]
+    job = entries["smoke/pm_lottery/random/seed0/smoke"]["job_id"]
+
+    second = _cli("eval", *selection, "--episodes", "1", *SLURM, results=tmp_path, database=database)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert f"0 to evaluate, 1 already queued or running on Slurm (jobs {job})" in second.stdout
+    assert "submitted" not in second.stdout
+    assert json.loads(book.read_text())["runs"] == entries  # the job id is still the book's
+
+    cancel = _cli("cancel", *selection, results=tmp_path, database=database)
+    assert f"cancelled smoke/pm_lottery/random/seed0/smoke/eval (job {job}, was pending)" in cancel.stdout
+    _, stderr = first.communicate(timeout=120)
+    assert first.returncode == 1 and "its Slurm job was cancelled" in stderr
+    assert database.database().runs.count_documents({"config.run_key": {"$regex": "/eval$"}}) == 0

@@ -8,12 +8,11 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import gridfs
-from conftest import ROOT, run_cli
+from conftest import ROOT, auth_server, run_cli
 
-from benchmark.database import EmbeddedServer, MongoTarget, mask_url
+from benchmark.database import MongoTarget, mask_url
 from benchmark.experiment import execute_run
 from benchmark.registry import Registry
 
@@ -118,28 +117,9 @@ def test_database_down_fails_the_run_clearly_and_keeps_its_record(tmp_path):
 
 def test_a_password_in_the_url_is_never_stored_or_printed(tmp_path):
     secret = "S3cretPassw0rd"
-    server = EmbeddedServer(tmp_path / "authdb")
-    plain = server.start()
-    plain.client().admin.command("createUser", "suite", pwd=secret, roles=["root"])
-    server.stop()
-    port = int(plain.url.rsplit(":", 1)[1].strip("/"))
-    storage = server.data_dir / "wiredtiger"
-    auth_server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("secantusd-py")), "--host", "127.0.0.1", "--port", str(port),
-         "--storage-path", str(storage), "--sync-on-commit", "--auth"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
+    with auth_server(tmp_path / "authdb", "suite", secret) as port:
         url = f"mongodb://suite:{secret}@127.0.0.1:{port}/?authSource=admin"
         target = MongoTarget(url, "authdb")
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                target.ping(timeout_ms=500)
-                break
-            except Exception:
-                assert time.monotonic() < deadline
-                time.sleep(0.3)
         results = tmp_path / "results"
         runs = [run_cli("run", "--suite", "smoke", "--tasks", "pm_lottery", "--methods", "random", "--mongo-url", url,
                         results=results, db_name="authdb"),
@@ -157,6 +137,3 @@ def test_a_password_in_the_url_is_never_stored_or_printed(tmp_path):
         for path in results.rglob("*"):
             if path.is_file() and path.suffix in ("", ".json", ".log", ".txt", ".md"):
                 assert secret.encode() not in path.read_bytes(), path
-    finally:
-        auth_server.terminate()
-        auth_server.wait(timeout=30)

@@ -8,7 +8,9 @@ import pytest
 import envs
 from benchmark.registry import Registry
 from envs.offline_data import NoisyExpert
+from envs.pointmass_arena import GREEN, NEUTRAL
 from envs.pointmass_lottery import RISKY_GOAL, SAFE_GOAL
+from envs.pointmass_reach import GOAL
 
 REGISTRY = Registry.load()
 ALL_TASKS = REGISTRY.names("tasks")
@@ -52,8 +54,8 @@ def test_scripted_expert_succeeds_on_most_seeds(task):
             success, done = info["success"], terminated or truncated
             starts_solved += int(success and first)
             first = False
-            # Sparse reward = success per environment step, summed over the action repeat.
-            assert (reward > 0) == success and reward <= config["action_repeat"]
+            # Sparse reward = the last sub-step's success flag, even with action repeat 2.
+            assert reward in (0.0, 1.0) and reward == float(success)
         wins += int(success)
     env.close()
     assert wins >= 3, f"{task}: expert succeeded in {wins}/4 episodes"
@@ -78,17 +80,17 @@ def test_action_repeat_and_time_limit_are_counted_exactly():
         decisions += 1
         env_steps += info["env_steps"]
     assert decisions == 10 and env_steps == 30
-    # 30 environment steps of 5 MuJoCo steps of 0.02 s each.
-    assert physics.data.time == pytest.approx(30 * 5 * 0.02)
+    # 30 environment steps (plus the reset's one) of 5 MuJoCo steps of 0.01 s each.
+    assert physics.data.time == pytest.approx(31 * 5 * 0.01)
     env.close()
 
 
 def _enter(env, goal: np.ndarray) -> float:
-    """Teleport the mass onto a goal and take one step; return the payoff."""
+    """Teleport the mass onto a goal and hold it there for one step; return the payoff."""
     base = env.unwrapped
     base.data.qpos[:] = goal
     base.data.qvel[:] = 0
-    return env.step(np.zeros(2))[1]
+    return env.step(goal)[1]
 
 
 def test_lottery_pays_as_specified_over_many_seeded_resets():
@@ -109,15 +111,145 @@ def test_lottery_pays_as_specified_over_many_seeded_resets():
     env.close()
 
 
-def test_lottery_goal_is_reachable_by_driving():
+def test_lottery_goal_is_reachable_by_steering_to_it():
     env = envs.make(_config("pm_lottery"))
     env.reset(seed=1)
     total, info = 0.0, {}
-    for _ in range(50):
-        position = env.unwrapped.data.qpos[:2]
-        _, reward, _, truncated, info = env.step(np.clip(3.0 * (SAFE_GOAL - position), -1, 1))
+    for _ in range(15):
+        _, reward, _, _, info = env.step(SAFE_GOAL)
         total += reward
-        if truncated:
-            break
     assert total == 1.0 and info["choice"] == "safe"
+    env.close()
+
+
+def test_lottery_has_the_original_geometry():
+    env = envs.make(_config("pm_lottery"))
+    base = env.unwrapped
+    np.testing.assert_allclose(base.model.site("target1").pos[:2], [-0.8, 0.7])
+    np.testing.assert_allclose(base.model.site("target2").pos[:2], [0.8, 0.7])
+    assert base.model.site("target1").size[0] == base.model.site("target2").size[0] == 0.25
+    starts = []
+    for seed in range(200):
+        env.reset(seed=seed)
+        # The reset's zero-action step moves the mass towards the centre from its draw in
+        # x ~ U(-0.6, -0.4), y ~ U(-0.1, 0.1).
+        starts.append(base.position)
+    starts = np.array(starts)
+    assert -0.6 < starts[:, 0].min() and starts[:, 0].max() < -0.2 and np.abs(starts[:, 1]).max() < 0.1
+    risky, safe = (np.linalg.norm(starts - g, axis=1).mean() for g in (RISKY_GOAL, SAFE_GOAL))
+    assert 1.7 < safe / risky < 2.3, (risky, safe)
+    env.close()
+
+
+@pytest.mark.parametrize("target", [(0.3, -0.5), (-0.9, 0.9), (0.0, 0.0)])
+def test_pointmass_action_is_a_target_position(target):
+    env = envs.make(_config("pm_lottery"))
+    env.reset(seed=0)
+    for _ in range(20):
+        env.step(np.array(target))
+    np.testing.assert_allclose(env.unwrapped.position, target, atol=0.02)
+    env.close()
+
+
+def _green_pixels(image: np.ndarray) -> int:
+    image = image.astype(int)
+    return int(np.sum((image[..., 1] > image[..., 0] + 60) & (image[..., 1] > image[..., 2] + 60)))
+
+
+def _blue_pixels(image: np.ndarray) -> int:
+    image = image.astype(int)
+    return int(np.sum((image[..., 2] > image[..., 0] + 60) & (image[..., 2] > image[..., 1] + 60)))
+
+
+def test_lottery_goals_are_grey_until_hit_and_the_image_shows_everything():
+    env = envs.make(_config("pm_lottery"))
+    base = env.unwrapped
+    observation, _ = env.reset(seed=0)
+    assert _green_pixels(observation["image"]) == 0 and _blue_pixels(observation["image"]) > 0
+    for _ in range(3):  # on the way, not there yet
+        observation, *_ = env.step(SAFE_GOAL)
+    assert tuple(base.model.site_rgba[base.model.site("target2").id]) == pytest.approx(NEUTRAL)
+    for _ in range(10):
+        observation, _, _, _, info = env.step(SAFE_GOAL)
+    assert info["choice"] == "safe"
+    assert tuple(base.model.site("target2").rgba) == pytest.approx(GREEN)
+    assert tuple(base.model.site("target1").rgba) == pytest.approx(NEUTRAL)
+    assert _green_pixels(observation["image"]) > 20
+    env.reset(seed=1)
+    assert tuple(base.model.site("target2").rgba) == pytest.approx(NEUTRAL), "colours reset with the episode"
+    for corner in ((1, -1), (-1, 1)):  # the robot stays in view at the arena's corners
+        for _ in range(20):
+            observation, *_ = env.step(np.array(corner, float))
+        assert _blue_pixels(observation["image"]) > 3
+    env.close()
+
+
+def test_pm_reach_pays_every_step_inside_its_goal():
+    env = envs.make(_config("pm_reach"))
+    observation, _ = env.reset(seed=0)
+    assert observation["image"].shape == (64, 64, 3) and _green_pixels(observation["image"]) == 0
+    rewards, successes = [], []
+    for _ in range(15):
+        observation, reward, terminated, truncated, info = env.step(np.array(GOAL.position))
+        rewards.append(reward)
+        successes.append(info["success"])
+        assert not terminated
+    assert rewards[0] == 0.0 and rewards[-1] == 1.0 and rewards == [float(s) for s in successes]
+    assert sum(rewards) >= 8, "reached within 7 steps and kept being paid for staying"
+    assert _green_pixels(observation["image"]) > 20
+    observation, reward, *_ = env.step(np.array([-0.6, -0.6]))
+    for _ in range(5):
+        observation, reward, *_ = env.step(np.array([-0.6, -0.6]))
+    assert reward == 0.0 and _green_pixels(observation["image"]) == 0
+    env.close()
+
+
+@pytest.mark.parametrize("task", METAWORLD_TASKS)
+def test_metaworld_goal_is_the_default_for_every_seed_and_for_test_episodes(task):
+    """Training (seed s), test episodes (seed s + 10000) and another seed share one goal."""
+    config = _config(task)
+    goals = []
+    for seed in (0, 10_000, 1):
+        env = envs.make(config, seed=seed)
+        for episode in range(2):
+            env.reset(seed=seed * 10 + episode)
+            goals.append(np.array(env.unwrapped.unwrapped_metaworld._target_pos[:2]))
+        env.close()
+    np.testing.assert_allclose(goals, [goals[0]] * len(goals), atol=1e-6)
+    if task == "mw_reach":
+        np.testing.assert_allclose(goals[0], [-0.1, 0.8])  # the env's default goal
+
+
+@pytest.mark.parametrize("task,opening_range,base,box", [
+    ("mw_window", (0.06, 0.2), (0.0, -0.1, 0.05), ((-0.15, -0.3, -0.15), (0.15, 0.0, 0.15))),
+    ("mw_drawer", (0.07, 0.15), (0.0, -0.16, 0.15), ((-0.15, -0.15, 0.0), (0.15, 0.15, 0.3))),
+])
+def test_window_and_drawer_hand_starts_relative_to_the_handle(task, opening_range, base, box):
+    env = envs.make(_config(task))
+    mw = env.unwrapped.unwrapped_metaworld
+    offsets = []
+    for seed in range(12):
+        observation, _ = env.reset(seed=seed)
+        if task == "mw_window":
+            opening = float(mw.data.joint("window_slide").qpos[0])
+            anchor = mw.model.body("window").pos + np.array(base) + [opening, 0, 0]
+        else:
+            opening = -float(mw.data.qpos[9])
+            anchor = mw.model.body("drawer").pos + np.array(base) - [0, opening, 0]
+        assert opening_range[0] <= opening <= opening_range[1]
+        offsets.append(observation["state"][:3] - anchor)
+    offsets = np.array(offsets)
+    low, high = np.array(box[0]), np.array(box[1])
+    assert np.all(offsets > low - 0.03) and np.all(offsets < high + 0.03), offsets
+    assert np.all(offsets.std(axis=0) > 0.03), "the offset is drawn per episode"
+    env.close()
+
+
+def test_hammer_starts_at_the_original_heights():
+    env = envs.make(_config("mw_hammer"))
+    for seed in range(3):
+        observation, _ = env.reset(seed=seed)
+        hand, hammer = observation["state"][:3], observation["state"][4:7]
+        assert hand[2] == pytest.approx(0.2, abs=0.02)
+        np.testing.assert_allclose(hand[:2] - hammer[:2], [0.0, -0.1], atol=0.03)
     env.close()

@@ -1,0 +1,98 @@
+"""How long a grid will take, before it runs (``run --dry-run``).
+
+Each run's wall time comes from the step rate of earlier completed runs of the same task,
+method and profile in the database (their steps over their stop minus start time) when there
+are any, else from per-operation benchmark figures (``benchmark/speed_figures.yaml``, taken
+from the README's benchmark table). Each estimate says which source it used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmark.config import load_yaml_mapping
+from benchmark.database import MongoTarget
+from benchmark.records import finished_runs_like
+from benchmark.registry import RunSpec
+
+FIGURES_PATH = Path(__file__).with_name("speed_figures.yaml")
+PAPER_BATCH = 50 * 50
+PAPER_HORIZON = 30
+
+
+@dataclass(frozen=True)
+class Estimate:
+    key: str
+    seconds: float
+    source: str  # "database (N runs)" or "figures"
+
+
+def step_rate_from_records(records: list[dict[str, Any]]) -> float | None:
+    """Environment steps per second over these records (total steps / total seconds)."""
+    steps = seconds = 0.0
+    for record in records:
+        start, stop = record.get("start_time"), record.get("stop_time")
+        ran = (record.get("result") or {}).get("steps") or record["config"].get("steps")
+        if start and stop and ran and stop > start:
+            steps += float(ran)
+            seconds += (stop - start).total_seconds()
+    return steps / seconds if seconds > 0 else None
+
+
+def seconds_from_figures(config: dict[str, Any], figures: dict[str, Any]) -> float:
+    """A run's wall time from per-operation figures: environment steps, world-model updates and
+    planner iterations, each counted from the config the way the training loop runs them."""
+    steps = config["steps"]
+    seconds = figures["startup_s"] + steps / figures["env_steps_per_second"][config["env_family"]]
+    agent = config["agent"]
+    if agent in figures["model_free_agents"]:
+        return seconds
+    updates = max(0, steps - config["prefill"]) / config["train_every"] * config["train_steps"] + config["pretrain"]
+    batch = config["batch_size"] * config["batch_length"] / PAPER_BATCH
+    factor = 2.0 if agent in figures["policy_agents"] else 1.0
+    seconds += updates * figures["world_model_step_s"] * batch * factor
+    if agent in figures["policy_agents"]:
+        return seconds
+    plans = steps / (config["mpc_steps"] * config["action_repeat"])
+    iteration = figures["plan_iteration_s"].get(agent, figures["plan_iteration_s"][figures["default_plan_iteration"]])
+    iteration *= config["planning_horizon"] / PAPER_HORIZON
+    if agent in figures["sampling_agents"]:
+        iteration *= config["cem_samples"] / 10_000
+    return seconds + plans * config["optimization_steps"] * iteration
+
+
+def estimate_runs(specs: list[RunSpec], target: MongoTarget | None) -> list[Estimate]:
+    """One estimate per spec; ``target`` None (no database reachable) uses the figures only."""
+    figures = load_yaml_mapping(FIGURES_PATH)
+    rates: dict[tuple[str, str, str], tuple[float | None, int]] = {}
+    estimates = []
+    for spec in specs:
+        group = (spec.task, spec.method, spec.profile)
+        if group not in rates:
+            records = finished_runs_like(target, *group) if target is not None else []
+            rates[group] = (step_rate_from_records(records), len(records))
+        rate, count = rates[group]
+        if rate:
+            estimates.append(Estimate(spec.key, spec.config["steps"] / rate,
+                                      f"database ({count} run{'s' if count > 1 else ''})"))
+        else:
+            estimates.append(Estimate(spec.key, seconds_from_figures(spec.config, figures), "figures"))
+    return estimates
+
+
+def format_duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.4 h``, ``2.1 d``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def format_hours(hours: float) -> str:
+    """``85,058`` for a paper grid, ``5.3`` or ``0.025`` for small ones (two significant digits)."""
+    return f"{hours:,.0f}" if hours >= 100 else f"{hours:.2g}"

@@ -1,0 +1,53 @@
+"""The laptop-scale learning suites at smoke size: their configs, and one real LatCo run's diagnostics.
+
+The learning itself is a benchmark (``python -m bench.learning``), too long for tests; here
+every suite's configs must be runnable, and a real run must record the learning diagnostics.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import run_cli
+
+from benchmark.registry import Registry
+
+REGISTRY = Registry.load()
+
+
+@pytest.mark.parametrize("suite", REGISTRY.names("suites"))
+def test_every_run_of_every_suite_can_sample_its_training_sequences(suite):
+    """A batch sequence must fit in one episode (else training fails at its first update)."""
+    for profile in (None, "mini", "smoke"):
+        for spec in REGISTRY.expand(suite, profile=profile, seeds=[0]):
+            episode = spec.config["time_limit"] // spec.config["action_repeat"]
+            assert spec.config["batch_length"] <= episode, (spec.key, profile)
+            assert spec.config["prefill"] < spec.config["steps"], (spec.key, profile)
+
+
+def test_learning_suites_use_the_mini_profile_and_score_reach_by_success():
+    for suite in ("learn", "lottery_mini", "learn_demo"):
+        assert {spec.profile for spec in REGISTRY.expand(suite)} == {"mini"}
+    learn = {(s.task, s.method) for s in REGISTRY.expand("learn", seeds=[0])}
+    assert learn == {(t, m) for t in ("pm_reach", "mw_reach", "dmc_reacher")
+                     for m in ("latco", "planet", "dreamer", "random")}
+    [reach] = REGISTRY.expand("learn_demo", methods=["latco"], seeds=[0])
+    assert reach.config["score_metric"] == "success"
+    mini, paper = reach.config, REGISTRY.resolve_config("pm_reach", "latco", "paper")
+    assert mini["deter_size"] < paper["deter_size"] and mini["cnn_depth"] < paper["cnn_depth"]
+
+
+def test_a_latco_run_records_the_learning_diagnostics(database, results_dir):
+    result = run_cli("run", "--suite", "learn_demo", "--methods", "latco", "--seeds", "0", "--profile", "smoke",
+                     "steps=240", "prefill=90", results=results_dir, db_name=database.db_name)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run] = list(database.database().runs.find())
+    assert run["status"] == "COMPLETED" and run["config"]["score_metric"] == "success"
+    names = {m["name"]: m for m in database.database().metrics.find({"run_id": run["_id"]})}
+    for name in ("diag/openloop_image_mse", "diag/recon_image_mse", "diag/openloop_reward_mae",
+                 "diag/reward_acc_nonrewarding", "plan/executed_predicted_return", "plan/executed_achieved_return"):
+        assert name in names, sorted(names)
+    # Diagnostics start with the first model update (after the 90-step prefill) and cover each later episode.
+    assert min(names["diag/recon_image_mse"]["steps"]) >= 90
+    assert all(value >= 0 for value in names["diag/openloop_image_mse"]["values"])
+    achieved = names["plan/executed_achieved_return"]["values"]
+    assert all(0 <= value <= 5 for value in achieved)  # reward 1 per step, chunks of mpc_steps = 5 steps

@@ -1,0 +1,32 @@
+"""``status`` and ``run --dry-run`` read the grid's earlier runs from the real database."""
+
+from __future__ import annotations
+
+from conftest import run_cli
+
+from benchmark.estimates import format_duration
+
+SELECTION = ("--suite", "smoke", "--tasks", "pm_lottery", "--methods", "random")
+KEY = "smoke/pm_lottery/random/seed0/smoke"
+
+
+def test_a_run_started_with_overrides_shows_in_status_and_its_step_rate_estimates_the_next(database, results_dir):
+    started = run_cli("run", *SELECTION, "steps=150", "eval_every=1000", results=results_dir, db_name=database.db_name)
+    assert started.returncode == 0, started.stderr[-2000:]
+    [record] = list(database.database().runs.find())
+    assert record["status"] == "COMPLETED"
+
+    # Without the overrides: the run is shown, marked with the config it ran with.
+    status = run_cli("status", *SELECTION, results=results_dir, db_name=database.db_name)
+    assert status.returncode == 0, status.stderr
+    [row] = [line for line in status.stdout.splitlines() if KEY in line]
+    assert "COMPLETED" in row and "not started" not in row
+    assert record["config"]["config_hash"] in row and "eval_every=1000" in row and "steps=150" in row
+
+    # The suite's own config (300 steps) is estimated from that run's measured step rate.
+    seconds = (record["stop_time"] - record["start_time"]).total_seconds() * 300 / 150
+    dry = run_cli("run", *SELECTION, "--dry-run", results=results_dir, db_name=database.db_name)
+    assert dry.returncode == 0, dry.stderr
+    [row] = [line for line in dry.stdout.splitlines() if KEY in line]
+    assert "database (1 run)" in row and format_duration(seconds) in row
+    assert "estimates: 1 from the step rates of earlier runs in mongodb://127.0.0.1:" in dry.stdout
