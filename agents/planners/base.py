@@ -100,6 +100,17 @@ class PlannerSettings:
         return cls.from_config({**load_defaults(), **overrides})
 
 
+@dataclass(frozen=True)
+class ShootingSettings(PlannerSettings):
+    """The settings both gradient-based shooting planners have (config keys)."""
+
+    planning_horizon: int
+    optimization_steps: int
+    gd_lr: float
+    lam_lr: float
+    lm_update_every: int
+
+
 def plan_result(actions: np.ndarray, predicted_return: float, iterations: int, started: float,
                 diagnostics: Mapping[str, float] | None = None, curves: Mapping[str, np.ndarray] | None = None,
                 features: np.ndarray | None = None) -> PlanResult:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
@@ -25,6 +26,31 @@ from agents.planners.base import (
     plan_result,
     square_bound_violation,
 )
+
+
+@dataclass(frozen=True)
+class CollocationSettings(PlannerSettings):
+    """The settings every collocation planner has (config keys)."""
+
+    planning_horizon: int
+    optimization_steps: int
+    init_lam: float
+    init_nu: float
+    lm_update_every: int
+    dyn_loss_scale: float
+    act_loss_scale: float
+    n_parallel_plans: int
+
+
+@dataclass(frozen=True)
+class GaussNewtonSettings(CollocationSettings):
+    """...and those of the Gauss-Newton ones (latco, platco), with multiplicative dual updates."""
+
+    gn_damping: float
+    solver_dtype: str
+    dyn_threshold: float
+    act_threshold: float
+
 
 PIN_WEIGHT = 1000.0  # weight of the residual that holds the first planned state at the observation
 CURVES = ("dynamics_violation", "action_violation", "lambda_mean", "nu_mean", "predicted_reward")

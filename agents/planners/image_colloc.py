@@ -67,7 +67,6 @@ import tensorflow as tf
 
 from agents.planners.base import (
     LatentModel,
-    PlannerSettings,
     adam_update,
     bound_violation,
     dual_step_due,
@@ -75,6 +74,7 @@ from agents.planners.base import (
 )
 from agents.planners.collocation import (
     CollocationPlanner,
+    CollocationSettings,
     action_violation,
     finish,
     new_curves,
@@ -92,18 +92,10 @@ class ImageLatentModel(LatentModel, Protocol):
 
 
 @dataclass(frozen=True)
-class ImageCollocSettings(PlannerSettings):
-    planning_horizon: int
-    optimization_steps: int
+class ImageCollocSettings(CollocationSettings):
     gd_lr: float
-    init_lam: float
-    init_nu: float
-    lm_update_every: int
     lam_lr: float
     nu_lr: float
-    dyn_loss_scale: float
-    act_loss_scale: float
-    n_parallel_plans: int
 
 
 class ImageColloc(CollocationPlanner):

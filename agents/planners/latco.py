@@ -29,7 +29,6 @@ import tensorflow as tf
 from agents.gauss_newton import solve_block_tridiagonal
 from agents.planners.base import (
     LatentModel,
-    PlannerSettings,
     adam_update,
     bound_violation,
     dual_step_due,
@@ -39,6 +38,7 @@ from agents.planners.base import (
 from agents.planners.collocation import (
     PIN_WEIGHT,
     CollocationPlanner,
+    GaussNewtonSettings,
     action_violation,
     dual_update,
     finish,
@@ -51,20 +51,8 @@ SOLVERS = ("gauss_newton", "adam")
 
 
 @dataclass(frozen=True)
-class LatcoSettings(PlannerSettings):
-    planning_horizon: int
-    optimization_steps: int
+class LatcoSettings(GaussNewtonSettings):
     latco_solver: str  # gauss_newton (LatCo) | adam (the original's first-order collocation_gd)
-    gn_damping: float
-    solver_dtype: str
-    dyn_threshold: float
-    act_threshold: float
-    init_lam: float
-    init_nu: float
-    lm_update_every: int
-    dyn_loss_scale: float
-    act_loss_scale: float
-    n_parallel_plans: int
     gd_lr: float  # adam only, as lam_lr and nu_lr
     lam_lr: float
     nu_lr: float

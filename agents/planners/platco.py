@@ -79,17 +79,9 @@ from typing import Protocol
 import tensorflow as tf
 
 from agents.gauss_newton import gauss_newton_step
-from agents.planners.base import LatentModel, PlannerSettings, bound_violation, dual_step_due, rollout_returns
-from agents.planners.collocation import (
-    PIN_WEIGHT,
-    CollocationPlanner,
-    action_violation,
-    dual_update,
-    finish,
-    new_curves,
-    record,
-    residual_normaliser,
-)
+from agents.planners import collocation
+from agents.planners.base import LatentModel, bound_violation, dual_step_due, rollout_returns
+from agents.planners.collocation import PIN_WEIGHT, CollocationPlanner, GaussNewtonSettings
 
 STD_FLOOR = 1e-12  # added to particle variances so sqrt stays differentiable at zero spread
 
@@ -101,19 +93,7 @@ class StochasticLatentModel(LatentModel, Protocol):
 
 
 @dataclass(frozen=True)
-class PlatcoSettings(PlannerSettings):
-    planning_horizon: int
-    optimization_steps: int
-    gn_damping: float
-    solver_dtype: str
-    dyn_threshold: float
-    act_threshold: float
-    init_lam: float
-    init_nu: float
-    lm_update_every: int
-    dyn_loss_scale: float
-    act_loss_scale: float
-    n_parallel_plans: int
+class PlatcoSettings(GaussNewtonSettings):
     init_std: float
     n_particles: int
     exact_jacobian: bool  # differentiate through every particle (small models only)
@@ -166,7 +146,7 @@ class PLatCo(CollocationPlanner):
     # --- residuals -------------------------------------------------------------------
     def _normaliser(self, lam: tf.Tensor, nu: tf.Tensor) -> tf.Tensor:
         """[B, 1]: LatCo's per-plan scale, so growing multipliers do not swamp the reward."""
-        return residual_normaliser(lam, nu, self.s.dyn_loss_scale, self.s.act_loss_scale)[:, None]
+        return collocation.residual_normaliser(lam, nu, self.s.dyn_loss_scale, self.s.act_loss_scale)[:, None]
 
     def _particle_moments(self, model: LatentModel, current: tf.Tensor, eps: tf.Tensor,
                           eta: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -304,7 +284,7 @@ class PLatCo(CollocationPlanner):
         moment_mean, _ = self._particle_moments(model, tf.reshape(x[:, :-1], [-1, width]), eps, eta)
         gap = tf.reshape(x[:, 1:, :size], [-1, size]) - moment_mean
         v_dyn = tf.reshape(tf.reduce_sum(tf.square(gap), -1), [batch, pairs])
-        return v_dyn, action_violation(x[:, :-1, 2 * size:])
+        return v_dyn, collocation.action_violation(x[:, :-1, 2 * size:])
 
     # --- the optimisation ----------------------------------------------------------------
     def _build(self, model: LatentModel):
@@ -342,7 +322,7 @@ class PLatCo(CollocationPlanner):
             pin = tf.concat([tf.eye(2 * size), tf.zeros([2 * size, actions_size])], 1)
             first_jac = tf.tile(PIN_WEIGHT * pin[None], [plans, 1, 1])
             v_dyn, v_act = self._violations(model, x, eps, eta)
-            curves = new_curves(s.optimization_steps, ("std_mean",))
+            curves = collocation.new_curves(s.optimization_steps, ("std_mean",))
             for i in tf.range(s.optimization_steps):
                 first_residual = PIN_WEIGHT * tf.concat(
                     [x[:, 0, :size] - observed, x[:, 0, size:2 * size] - s.init_std], -1)
@@ -352,9 +332,9 @@ class PLatCo(CollocationPlanner):
                 x = x - delta
                 v_dyn, v_act = self._violations(model, x, eps, eta)
                 if dual_step_due(i, s.lm_update_every):
-                    lam = dual_update(lam, v_dyn, s.dyn_threshold)
-                    nu = dual_update(nu, v_act, s.act_threshold)
-                curves = record(curves, i, dynamics_violation=v_dyn, action_violation=v_act, lambda_mean=lam,
+                    lam = collocation.dual_update(lam, v_dyn, s.dyn_threshold)
+                    nu = collocation.dual_update(nu, v_act, s.act_threshold)
+                curves = collocation.record(curves, i, dynamics_violation=v_dyn, action_violation=v_act, lambda_mean=lam,
                                 nu_mean=nu, predicted_reward=tf.reduce_sum(model.reward(x[:, 1:, :size]), 1),
                                 std_mean=tf.abs(x[:, 1:, size:2 * size]))
             actions = x[:, :-1, 2 * size:]
@@ -362,7 +342,7 @@ class PLatCo(CollocationPlanner):
             returns = rollout_returns(model, observed, executed)
             # The plan kept is the best under the stochastic model (as the original does).
             expected = expected_returns(observed, executed, seeds[3])
-            best, final = finish(v_dyn, v_act, lam, nu, returns, expected, expected_return=expected,
+            best, final = collocation.finish(v_dyn, v_act, lam, nu, returns, expected, expected_return=expected,
                                  std_mean=tf.reduce_mean(tf.abs(x[:, 1:, size:2 * size]), [1, 2]))
             return actions[best], x[best, :, :size], final, {name: curve.stack() for name, curve in curves.items()}
 

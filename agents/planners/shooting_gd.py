@@ -20,7 +20,7 @@ import tensorflow as tf
 from agents.planners.base import (
     ActionShooting,
     LatentModel,
-    PlannerSettings,
+    ShootingSettings,
     adam_update,
     dual_step_due,
     rollout_returns,
@@ -29,12 +29,7 @@ from agents.planners.base import (
 
 
 @dataclass(frozen=True)
-class ShootingGDSettings(PlannerSettings):
-    planning_horizon: int
-    optimization_steps: int
-    gd_lr: float
-    lam_lr: float
-    lm_update_every: int
+class ShootingGDSettings(ShootingSettings):
     act_loss_scale: float
 
 

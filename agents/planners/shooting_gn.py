@@ -20,7 +20,7 @@ import tensorflow as tf
 from agents.planners.base import (
     ActionShooting,
     LatentModel,
-    PlannerSettings,
+    ShootingSettings,
     bound_violation,
     dual_step_due,
     rollout,
@@ -28,13 +28,8 @@ from agents.planners.base import (
 
 
 @dataclass(frozen=True)
-class ShootingGNSettings(PlannerSettings):
-    planning_horizon: int
-    optimization_steps: int
-    gn_damping: float
-    gd_lr: float  # the step's scale, as the original names it
-    lam_lr: float
-    lm_update_every: int
+class ShootingGNSettings(ShootingSettings):
+    gn_damping: float  # gd_lr scales the Levenberg-Marquardt step, as the original names it
 
 
 class GaussNewtonShooting(ActionShooting):
