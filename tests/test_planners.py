@@ -102,14 +102,30 @@ def test_baseline_improves_its_objective_and_keeps_actions_in_bounds(planner, cu
     assert true_return(model, result.actions) == pytest.approx(result.diagnostics["predicted_return"], rel=1e-4)
 
 
+class HalfNaNModel(PointModel):
+    """NaN only where the plan's first action coordinate is above 0.5: some plans break, partly."""
+
+    def step(self, feature, action):
+        return feature + self.speed * tf.where(action[..., :1] > 0.5, np.nan, action)
+
+
 @pytest.mark.parametrize("planner", [
     make(LatCo, planning_horizon=5, optimization_steps=3),
+    make(LatCo, planning_horizon=5, optimization_steps=3, latco_solver="adam"),
     make(CEM, planning_horizon=5, optimization_steps=2, cem_samples=20, cem_elite_ratio=0.2),
-], ids=["latco", "cem"])
-def test_a_nan_model_gives_zero_actions_and_a_count_not_a_crash(planner):
-    result = planner.plan(NaNModel(), START)
-    assert np.all(result.actions == 0.0)
-    assert result.diagnostics["nonfinite_actions"] > 0
+    make(MPPI, planning_horizon=5, optimization_steps=2, cem_samples=20),
+    make(GradientShooting, planning_horizon=5, optimization_steps=3),
+    make(GaussNewtonShooting, planning_horizon=5, optimization_steps=3),
+], ids=["latco", "latco_first_order", "cem", "mppi", "shooting_gd", "shooting_gn"])
+@pytest.mark.parametrize("model", [NaNModel(), HalfNaNModel()], ids=["nan", "half_nan"])
+def test_every_planner_replaces_a_non_finite_plan_by_zeros_and_counts_it(planner, model):
+    """One rule everywhere: a plan with a non-finite action or predicted return is all zeros."""
+    result = planner.plan(model, START)
+    broken = not np.isfinite(result.diagnostics["predicted_return"])
+    if broken or isinstance(model, NaNModel):
+        assert np.all(result.actions == 0.0) and result.diagnostics["nonfinite_actions"] == result.actions.size
+    else:  # a finite plan is kept whole
+        assert np.all(np.isfinite(result.actions)) and result.diagnostics["nonfinite_actions"] == 0
 
 
 def test_ablations_are_configurations_of_the_same_planner():

@@ -60,7 +60,11 @@ class GaussNewtonShooting(ActionShooting):
                 jac = tf.cast(tape.jacobian(residual, flat), tf.float64)  # [H, H A]
                 lhs = tf.matmul(jac, jac, transpose_a=True) + s.gn_damping * eye
                 rhs = tf.linalg.matvec(jac, tf.cast(residual, tf.float64), transpose_a=True)
-                delta = tf.cast(tf.linalg.solve(lhs, rhs[:, None])[:, 0], tf.float32)
+                # A model that broke down (NaN Jacobian) must not crash the solver: the plan turns
+                # NaN instead, and plan_result replaces it by zeros like any non-finite plan.
+                finite = tf.reduce_all(tf.math.is_finite(lhs)) & tf.reduce_all(tf.math.is_finite(rhs))
+                delta = tf.linalg.solve(tf.where(finite, lhs, eye), tf.where(finite, rhs, 0.0)[:, None])[:, 0]
+                delta = tf.cast(tf.where(finite, delta, float("nan")), tf.float32)
                 flat = flat - s.gd_lr * delta
                 if dual_step_due(i, s.lm_update_every):
                     lam = lam + s.lam_lr * violation
