@@ -199,3 +199,15 @@ def test_command_line_pairs_are_parsed_as_yaml():
     }
     with pytest.raises(ConfigError, match="is not key=value"):
         parse_cli_overrides(["steps"])
+
+
+def test_planner_agents_are_the_planner_modules_and_an_unknown_agent_fails_early():
+    from agents.registry import check_implemented, planner_agents
+
+    assert set(planner_agents()) == {"latco", "platco", "image_colloc", "cem", "mppi", "shooting_gd", "shooting_gn"}
+    registry = Registry.load()
+    for kind in ("methods", "ablations"):
+        for name in registry.names(kind):  # every registry method resolves to an implemented agent
+            check_implemented(registry.resolve_config("mw_reach", name, "smoke")["agent"], name)
+    with pytest.raises(ConfigError, match="method 'mine' needs agent 'nope'.*implemented: random, dreamer"):
+        check_implemented("nope", "mine")
