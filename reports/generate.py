@@ -267,6 +267,7 @@ class _Section:
 
     def blocks(self) -> list[Block]:
         """The section's blocks in index order; writes their files."""
+        self.absent.clear()
         table_blocks = self.final_tables()
         aggregate_tables, aggregate_figures = self.aggregates()
         table_blocks += aggregate_tables + self.choice_table() + self.cells_table()

@@ -155,6 +155,3 @@ def metric_title(name: str) -> str:
     short = name.split("/", 1)[-1]
     return METRIC_TITLE.get(short, short.replace("_", " "))
 
-
-def method_colours(methods: Iterable[str], catalogue: Catalogue | None = None) -> dict[str, str]:
-    return (catalogue or registry_catalogue()).colours_for(methods)
