@@ -358,6 +358,19 @@ def test_iqm_and_its_stratified_bootstrap_interval_contain_the_true_value():
     assert profiles["fraction"].iloc[-1] == 0.0
 
 
+def test_aggregate_intervals_depend_on_the_seed_only_and_leave_numpy_alone():
+    scores = np.array([[0.80], [0.82], [0.84], [0.90]])
+    np.random.seed(7)
+    before = np.random.get_state()[1].copy()
+    first, _ = aggregate.aggregate_with_intervals({"latco": scores}, np.linspace(0, 1, 5), reps=200, seed=3)
+    assert (np.random.get_state()[1] == before).all()
+    np.random.random(10)  # another global draw in between changes nothing
+    again, _ = aggregate.aggregate_with_intervals({"latco": scores}, np.linspace(0, 1, 5), reps=200, seed=3)
+    other, _ = aggregate.aggregate_with_intervals({"latco": scores}, np.linspace(0, 1, 5), reps=200, seed=4)
+    pd.testing.assert_frame_equal(first, again)
+    assert not first[["low", "high"]].equals(other[["low", "high"]])
+
+
 def test_score_matrices_cut_methods_to_their_common_seed_count():
     finals = pd.DataFrame({"task": ["a", "a", "a", "b", "b"], "method": "m", "seed": [0, 1, 2, 0, 1],
                            "final": [1.0, 2.0, 3.0, 4.0, 5.0]})
