@@ -98,12 +98,18 @@ def run_local(
     threads = threads_per_worker(max_parallel)
     active = ActiveRuns(progress, since=time.time()) if progress is not None else None
     with ProcessPoolExecutor(max_parallel, mp_context=context, max_tasks_per_child=1) as pool:
-        futures = {
-            pool.submit(run_in_local_worker, job, spec, target, str(results_dir), threads): spec for spec in specs
-        }
-        pending = set(futures)
+        # Submitted only as workers free up: a submitted call may already sit in the pool's
+        # queue, where cancel() cannot reach it, so an interrupted suite would start the next run.
+        waiting = list(specs)
+        futures: dict = {}
+        pending: set = set()
         try:
-            while pending:
+            while waiting or pending:
+                while waiting and len(pending) < max_parallel:
+                    spec = waiting.pop(0)
+                    future = pool.submit(run_in_local_worker, job, spec, target, str(results_dir), threads)
+                    futures[future] = spec
+                    pending.add(future)
                 # Wake every second to redraw the running runs' lines from their progress files.
                 done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
                 if active is not None:
@@ -117,8 +123,6 @@ def run_local(
                         outcome = RunOutcome(spec.key, "FAILED", None, f"worker died: {error}")
                     note_outcome(report, outcome, spec, progress)
         except KeyboardInterrupt as stop:
-            for future in futures:
-                future.cancel()
             if isinstance(stop, Terminated):
                 # Ctrl-C reached the workers too; SIGTERM reached this process only.
                 for worker in multiprocessing.active_children():

@@ -8,14 +8,16 @@ them again and losing their ids from the job book.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.database import MongoTarget
-from benchmark.records import completed_pairs
+from benchmark.records import completed_pairs, running_elsewhere
 from benchmark.registry import RunSpec
 
 TRAINING = "training"
+LIVE_HEARTBEAT = dt.timedelta(seconds=45)  # Sacred beats every 10 s: 45 s of silence is not alive
 EVALUATION = "evaluation"
 
 
@@ -27,10 +29,11 @@ class Plan:
     todo: list[RunSpec] = field(default_factory=list)
     skipped: list[RunSpec] = field(default_factory=list)
     live: dict[str, str] = field(default_factory=dict)
+    running: dict[str, int] = field(default_factory=dict)  # run key -> record id, trained by another process
 
     @property
     def selected(self) -> int:
-        return len(self.todo) + len(self.skipped) + len(self.live)
+        return len(self.todo) + len(self.skipped) + len(self.live) + len(self.running)
 
     def describe(self) -> str:
         """One line for the user: what will run, what will not and why."""
@@ -40,6 +43,9 @@ class Plan:
         else:
             text = (f"{self.selected} runs selected, {len(self.skipped)} without a completed training run "
                     f"(train them first), {len(self.todo)} to evaluate")
+        if self.running:
+            text += (f", {len(self.running)} being trained by another command right now (records "
+                     f"{' '.join(str(i) for i in sorted(self.running.values()))}; stop it or wait)")
         if self.live:
             text += (f", {len(self.live)} already queued or running on Slurm "
                      f"(jobs {' '.join(sorted(self.live.values()))})")
@@ -66,5 +72,11 @@ def plan_launch(
         from benchmark.slurm import EVALUATION_BOOK, live_jobs
 
         plan.live = live_jobs(rest, results_dir, EVALUATION_BOOK if kind == EVALUATION else "")
-    plan.todo = [spec for spec in rest if spec.key not in plan.live]
+    elif kind == TRAINING and rest:
+        # A second local command on the same grid must not train a run another process is
+        # training (both would write the same run folder): its fresh heartbeat says it is alive.
+        running = running_elsewhere(target, [spec.key for spec in rest], LIVE_HEARTBEAT)
+        plan.running = {spec.key: running[(spec.key, spec.config_hash)] for spec in rest
+                        if (spec.key, spec.config_hash) in running}
+    plan.todo = [spec for spec in rest if spec.key not in plan.live and spec.key not in plan.running]
     return plan

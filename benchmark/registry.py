@@ -9,6 +9,7 @@ order stated in ``benchmark/config.py``'s docstring.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +21,19 @@ from benchmark.errors import ConfigError
 REGISTRY_ROOT = Path(__file__).parent
 KINDS = ("tasks", "methods", "ablations", "suites", "profiles")
 
+# How reports show a method or ablation (docs/reports.md): key -> (check, what it must be).
+_PRESENTATION_KEYS = {
+    "title": (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty text, e.g. title: LatCo"),
+    "colour": (lambda v: isinstance(v, str) and re.fullmatch(r"#[0-9a-fA-F]{6}", v) is not None,
+               'a quoted hex colour, e.g. colour: "#d62728" (unquoted, YAML reads # as a comment)'),
+    "order": (lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+              "a number (reports list lower first), e.g. order: 1"),
+}
 # Top-level keys each kind of file may hold; anything else is a typo.
 _ALLOWED_KEYS = {
     "tasks": {"description", "config"},
-    "methods": {"title", "colour", "description", "config", "family_overrides"},
-    "ablations": {"title", "colour", "description", "base", "overrides"},
+    "methods": {"description", "config", "family_overrides", *_PRESENTATION_KEYS},
+    "ablations": {"description", "base", "overrides", *_PRESENTATION_KEYS},
     "profiles": {"description", "overrides", "family_overrides"},
     "suites": {"description", "profile", "seeds", "overrides", "entries"},
 }
@@ -81,6 +90,7 @@ class Registry:
                         f"file may hold: {allowed}"
                     )
                 data["_path"] = str(path)
+                _check_presentation(data, path)
                 if "family_overrides" in data:
                     data["family_overrides"] = check_family_overrides(data["family_overrides"], str(path))
                 entries[kind][path.stem] = data
@@ -233,6 +243,13 @@ class Registry:
                 )
                 specs.append(RunSpec(suite, task, method, int(seed), profile, config))
         return specs
+
+
+def _check_presentation(data: dict[str, Any], path: Path) -> None:
+    """Reports draw with these values, so a wrong one fails here rather than inside matplotlib."""
+    for key, (valid, wanted) in _PRESENTATION_KEYS.items():
+        if key in data and not valid(data[key]):
+            raise ConfigError(f"{path}: {key} {data[key]!r} must be {wanted}")
 
 
 def _checked_selection(selection: Iterable[str] | None, available: list[str], what: str, where: str) -> set[str]:

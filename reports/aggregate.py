@@ -302,11 +302,18 @@ def aggregate_with_intervals(matrices: dict[str, np.ndarray], taus: np.ndarray, 
             point = statistics(scores)
             low = high = point
         else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)  # arch's RandomState deprecation
-                points, intervals = library.get_interval_estimates(
-                    {method: scores}, statistics, reps=reps, confidence_interval_size=CONFIDENCE,
-                    random_state=np.random.RandomState(seed))
+            # rliable's StratifiedBootstrap draws its resamples from numpy's global generator and
+            # ignores random_state: seed that one (and give it back) so a report is reproducible.
+            global_state = np.random.get_state()
+            np.random.seed(seed)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", FutureWarning)  # arch's RandomState deprecation
+                    points, intervals = library.get_interval_estimates(
+                        {method: scores}, statistics, reps=reps, confidence_interval_size=CONFIDENCE,
+                        random_state=np.random.RandomState(seed))
+            finally:
+                np.random.set_state(global_state)
             point, (low, high) = points[method], intervals[method]
         for index, name in enumerate(("IQM", "mean")):
             stats_rows.append({"method": method, "statistic": name, "value": float(point[index]),

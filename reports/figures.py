@@ -2,7 +2,7 @@
 
 Builders return the matplotlib Figure (one visible axis per panel, so tests can count panels)
 and never touch files; ``save_figure`` writes both formats. Every builder uses the same
-seaborn theme and the fixed method colours of ``reports.presentation``; legends sit below
+seaborn theme and the fixed method colours of the registry (``reports.presentation``); legends sit below
 the panels, outside the data.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.presentation import method_title, metric_title, task_title
+from reports.presentation import Catalogue, method_title, metric_title, task_title
 
 DPI = 120
 PANEL_SIZE = (3.4, 2.7)  # inches per panel
@@ -54,7 +54,8 @@ def _grid(plt, panels: int, columns: int = MAX_COLUMNS, extra_height: float = 0.
     return fig, flat[:panels]
 
 
-def _legend(fig, methods: Sequence[str], colours: dict[str, str], columns: int = 6) -> None:
+def _legend(fig, methods: Sequence[str], colours: dict[str, str], catalogue: Catalogue | None,
+            columns: int = 6) -> None:
     from matplotlib.lines import Line2D
 
     if not methods:
@@ -62,7 +63,7 @@ def _legend(fig, methods: Sequence[str], colours: dict[str, str], columns: int =
     handles = [Line2D([], [], color=colours[m], lw=2.2) for m in methods]
     # About 1.9 inches per legend entry, so a narrow (one-panel) figure wraps its legend.
     fits = max(1, int(fig.get_figwidth() / 1.9))
-    fig.legend(handles, [method_title(m) for m in methods], loc="outside lower center",
+    fig.legend(handles, [method_title(m, catalogue) for m in methods], loc="outside lower center",
                ncol=min(len(methods), columns, fits), frameon=False)
 
 
@@ -97,7 +98,8 @@ def _line(ax, x, y, colour: str) -> None:
 
 
 def learning_curves_figure(curves: pd.DataFrame, tasks: Sequence[str], methods: Sequence[str],
-                           colours: dict[str, str], title: str, axis: dict[str, tuple[str, float]]) -> object:
+                           colours: dict[str, str], title: str, axis: dict[str, tuple[str, float]],
+                           catalogue: Catalogue | None = None) -> object:
     """One panel per task, one line per method: binned mean and its band vs environment steps.
 
     ``curves``: output of ``aggregate.seed_curves``. ``axis[task]`` is the panel's y label and
@@ -121,12 +123,13 @@ def learning_curves_figure(curves: pd.DataFrame, tasks: Sequence[str], methods: 
                 ax.set_ylim(-3, 103)
         _label_outer(axes, min(MAX_COLUMNS, len(tasks)), "environment steps", [axis[t][0] for t in tasks])
         fig.suptitle(title)
-        _legend(fig, [m for m in methods if m in present], colours)
+        _legend(fig, [m for m in methods if m in present], colours, catalogue)
     return fig
 
 
 def optimisation_figure(curves: pd.DataFrame, tasks: Sequence[str], metrics: Sequence[str],
-                        methods: Sequence[str], colours: dict[str, str], title: str) -> object:
+                        methods: Sequence[str], colours: dict[str, str], title: str,
+                        catalogue: Catalogue | None = None) -> object:
     """Rows of tasks, columns of ``opt/`` metrics: each plan's value per optimisation iteration.
 
     Positive quantities spanning more than two decades (dynamics violation, multipliers)
@@ -152,12 +155,12 @@ def optimisation_figure(curves: pd.DataFrame, tasks: Sequence[str], metrics: Seq
                 ax.set_title(f"{task_title(task)}: {metric_title(metric)}")
         _label_outer(axes, len(metrics), "optimisation iteration", [metric_title(m) for m in metrics] * len(tasks))
         fig.suptitle(title)
-        _legend(fig, [m for m in methods if m in present], colours)
+        _legend(fig, [m for m in methods if m in present], colours, catalogue)
     return fig
 
 
 def aggregate_figure(stats: pd.DataFrame, colours: dict[str, str], title: str, xlabel: str,
-                     scale: float = 1.0) -> object:
+                     scale: float = 1.0, catalogue: Catalogue | None = None) -> object:
     """Two panels (IQM, mean): each method's point estimate and 95% CI as a horizontal bar."""
     methods = list(dict.fromkeys(stats["method"]))
     with _style() as plt:
@@ -167,7 +170,7 @@ def aggregate_figure(stats: pd.DataFrame, colours: dict[str, str], title: str, x
                 row = stats[(stats["method"] == method) & (stats["statistic"] == statistic)].iloc[0]
                 ax.hlines(position, row.low * scale, row.high * scale, color=colours[method], lw=7, alpha=0.45)
                 ax.plot([row.value * scale], [position], marker="|", markersize=16, color=colours[method], mew=2.5)
-            ax.set_yticks(range(len(methods)), [method_title(m) for m in methods])
+            ax.set_yticks(range(len(methods)), [method_title(m, catalogue) for m in methods])
             ax.set_ylim(len(methods) - 0.5, -0.5)
             ax.set_title("IQM" if statistic == "IQM" else "Mean")
             ax.set_xlabel(xlabel)
@@ -176,7 +179,7 @@ def aggregate_figure(stats: pd.DataFrame, colours: dict[str, str], title: str, x
 
 
 def profile_figure(profiles: pd.DataFrame, colours: dict[str, str], title: str, xlabel: str,
-                   scale: float = 1.0) -> object:
+                   scale: float = 1.0, catalogue: Catalogue | None = None) -> object:
     """Performance profiles: fraction of runs scoring above each threshold, with 95% CIs."""
     methods = list(dict.fromkeys(profiles["method"]))
     with _style() as plt:
@@ -190,7 +193,7 @@ def profile_figure(profiles: pd.DataFrame, colours: dict[str, str], title: str, 
         ax.set_ylabel("fraction of runs with score > τ")
         ax.set_ylim(-0.02, 1.02)
         ax.set_title(title)
-        _legend(fig, methods, colours, columns=3)
+        _legend(fig, methods, colours, catalogue, columns=3)
     return fig
 
 

@@ -2,15 +2,18 @@
 
 One fixed colour per method, independent of which methods a report happens to contain, so
 LatCo is the same red in the learning curves, the ablations, the optimisation curves and the
-aggregate plots of every report. A method's title and colour are the ``title`` and ``colour``
-of its registry file (benchmark/methods, benchmark/ablations); without them, its name and a
-spare colour.
+aggregate plots of every report. Method and ablation titles, colours and order are data: the
+``title``, ``colour`` and ``order`` keys of their registry files (docs/reports.md).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterable
+from dataclasses import dataclass
+
+from benchmark.registry import Registry
 
 # Families: which metric headlines a task, how it is printed and how it is normalised for
 # the cross-task aggregates (protocol.md 1.3: MetaWorld success in %, DMC return).
@@ -31,12 +34,63 @@ TASK_TITLE = {
     "pm_reach": "Pointmass reach", "pm_lottery": "Pointmass lottery",
 }
 
-METHOD_ORDER = [
-    "latco", "platco", "planet", "mppi", "shooting_gd", "shooting_gn", "dreamer", "random",
-    "latco_no_constraint", "latco_no_relax", "latco_first_order", "image_colloc",
-]
-# For methods whose registry file names no colour, in the order of their names (deterministic).
+# For methods whose registry file names no colour, in the order of their names (deterministic
+# across figures); none of them is a colour of a registry file.
 SPARE_COLOURS = ["#637939", "#e7969c", "#6b6ecf", "#8c6d31", "#a55194", "#9edae5", "#c49c94", "#dbdb8d"]
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """How reports show each method and ablation, read from the registry's ``title``, ``colour``
+    and ``order`` keys, and which method each ablation modifies.
+
+    Names the registry does not know (runs of a method since removed) show as their key, in
+    a spare colour, after all known ones.
+    """
+
+    titles: dict[str, str]
+    colours: dict[str, str]
+    ranks: dict[str, tuple]
+    bases: dict[str, str]  # ablation -> the method it modifies
+
+    @classmethod
+    def from_registry(cls, registry: Registry) -> Catalogue:
+        methods, ablations = registry.entries["methods"], registry.entries["ablations"]
+        entries = {**methods, **ablations}
+
+        def rank(name: str) -> tuple:
+            own = entries[name].get("order", math.inf)
+            if name in ablations:  # after every method, grouped by base
+                base = ablations[name]["base"]
+                return (1, methods[base].get("order", math.inf), base, own, name)
+            return (0, own, name, 0, "")
+
+        return cls(titles={n: e["title"] for n, e in entries.items() if "title" in e},
+                   colours={n: e["colour"] for n, e in entries.items() if "colour" in e},
+                   ranks={n: rank(n) for n in entries},
+                   bases={n: str(e["base"]) for n, e in ablations.items()})
+
+    def title(self, method: str) -> str:
+        return self.titles.get(method, method)
+
+    def order(self, methods: Iterable[str]) -> list[str]:
+        """Methods in their registry order, then ablations grouped by base, then unknown names."""
+        return sorted(set(methods), key=lambda m: self.ranks.get(m, (2, math.inf, m, 0, "")))
+
+    def colours_for(self, methods: Iterable[str]) -> dict[str, str]:
+        """A colour per method: its registry colour, else a spare one by name order."""
+        spare = sorted(set(methods) - set(self.colours))
+        return {**self.colours, **{m: SPARE_COLOURS[i % len(SPARE_COLOURS)] for i, m in enumerate(spare)}}
+
+    def ablations(self) -> list[str]:
+        return self.order(self.bases)
+
+
+@functools.cache
+def registry_catalogue() -> Catalogue:
+    """The catalogue of the project's registry (``benchmark/``), loaded once per process."""
+    return Catalogue.from_registry(Registry.load())
+
 
 OPT_METRIC_ORDER = ["dynamics_violation", "action_violation", "lambda_mean", "multiplier_mean", "nu_mean",
                     "predicted_reward", "predicted_return"]
@@ -84,27 +138,16 @@ def order_tasks(tasks: Iterable[str]) -> list[str]:
     return _ordered(tasks, TASK_ORDER)
 
 
-def order_methods(methods: Iterable[str]) -> list[str]:
-    return _ordered(methods, METHOD_ORDER)
+def order_methods(methods: Iterable[str], catalogue: Catalogue | None = None) -> list[str]:
+    return (catalogue or registry_catalogue()).order(methods)
 
 
 def task_title(task: str) -> str:
     return TASK_TITLE.get(task, task)
 
 
-@functools.cache
-def _method_styles() -> dict[str, dict[str, str]]:
-    """``title`` and ``colour`` of every method and ablation, from their registry files."""
-    from benchmark.registry import Registry
-
-    entries = Registry.load().entries
-    return {name: {key: entry[key] for key in ("title", "colour") if key in entry}
-            for kind in ("methods", "ablations") for name, entry in entries[kind].items()}
-
-
-def method_title(method: str) -> str:
-    """The ``title`` of the method's (or ablation's) registry file, else its name."""
-    return _method_styles().get(method, {}).get("title", method)
+def method_title(method: str, catalogue: Catalogue | None = None) -> str:
+    return (catalogue or registry_catalogue()).title(method)
 
 
 def metric_title(name: str) -> str:
@@ -112,9 +155,3 @@ def metric_title(name: str) -> str:
     short = name.split("/", 1)[-1]
     return METRIC_TITLE.get(short, short.replace("_", " "))
 
-
-def method_colours(methods: Iterable[str]) -> dict[str, str]:
-    """A colour per method: its registry file's ``colour``, else a spare one by name order."""
-    fixed = {name: style["colour"] for name, style in _method_styles().items() if "colour" in style}
-    unknown = sorted(set(methods) - set(fixed))
-    return {**fixed, **{method: SPARE_COLOURS[i % len(SPARE_COLOURS)] for i, method in enumerate(unknown)}}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from reports.presentation import AGGREGATE_SCALE, method_title, order_methods, task_title
+from reports.presentation import AGGREGATE_SCALE, Catalogue, method_title, order_methods, task_title
 from reports.references import Reference
 
 UNFINISHED_MARK = "†"
@@ -91,7 +91,7 @@ def _best_methods(cells: pd.DataFrame, task: str) -> set[str]:
 
 def final_performance_table(cells: pd.DataFrame, tasks: Sequence[str], methods: Sequence[str], families: dict,
                             name: str, title: str, references: Sequence[Reference] = (),
-                            last_episodes: int = 10) -> Table:
+                            last_episodes: int = 10, catalogue: Catalogue | None = None) -> Table:
     """Methods x tasks table of final performance from ``cell_summary`` rows.
 
     ``families`` maps task -> family (for the number format). References for a method add a
@@ -107,7 +107,7 @@ def final_performance_table(cells: pd.DataFrame, tasks: Sequence[str], methods: 
     refs = {(r.task, r.method): r for r in references}
     rows = []
     for method in methods:
-        row = [Cell(method_title(method))]
+        row = [Cell(method_title(method, catalogue))]
         for task in tasks:
             cell = lookup.get((task, method))
             if cell is None:
@@ -119,12 +119,12 @@ def final_performance_table(cells: pd.DataFrame, tasks: Sequence[str], methods: 
                 unfinished = True
             if cell.n != usual:
                 text += SEEDS_MARK
-                odd_cells.append(f"{task_title(task)} / {method_title(method)}: {cell.n}")
+                odd_cells.append(f"{task_title(task)} / {method_title(method, catalogue)}: {cell.n}")
             row.append(Cell(text, bold=method in best[task]))
         rows.append(row)
         reported = [refs.get((task, method)) for task in tasks]
         if any(reported):
-            rows.append([Cell(f"{method_title(method)} (reported)", italic=True)] + [
+            rows.append([Cell(f"{method_title(method, catalogue)} (reported)", italic=True)] + [
                 Cell(format_reference(r, families[t]) if r else MISSING, italic=True)
                 for r, t in zip(reported, tasks, strict=True)])
     notes = [f"Mean ± standard error across seeds of each run's mean over its last {last_episodes} "
@@ -145,7 +145,8 @@ def final_performance_table(cells: pd.DataFrame, tasks: Sequence[str], methods: 
     return Table(name, title, header, rows, notes)
 
 
-def aggregate_table(stats: pd.DataFrame, family: str, name: str, title: str, notes: Sequence[str] = ()) -> Table:
+def aggregate_table(stats: pd.DataFrame, family: str, name: str, title: str, notes: Sequence[str] = (),
+                    catalogue: Catalogue | None = None) -> Table:
     """Methods x (IQM, mean) with their stratified-bootstrap 95% CIs, in the family's units."""
     scale = AGGREGATE_SCALE.get(family, 1.0)
 
@@ -160,9 +161,9 @@ def aggregate_table(stats: pd.DataFrame, family: str, name: str, title: str, not
     header = ["Method", "IQM [95% CI]", "Mean [95% CI]", "Runs x tasks"]
     rows = []
     best = {s: stats.loc[stats["statistic"] == s, "value"].max() for s in ("IQM", "mean")}
-    for method in order_methods(stats["method"].unique()):
+    for method in order_methods(stats["method"].unique(), catalogue):
         mine = stats[stats["method"] == method].set_index("statistic")
-        cells = [Cell(method_title(method))]
+        cells = [Cell(method_title(method, catalogue))]
         for statistic in ("IQM", "mean"):
             row = mine.loc[statistic]
             cells.append(Cell(text(row), bold=len(stats["method"].unique()) > 1 and row.value >= best[statistic] - 1e-12))
@@ -188,14 +189,15 @@ def cells_table(cells: pd.DataFrame, families: dict, references: Sequence[Refere
     return Table("all_cells", "All cells", header, rows)
 
 
-def choice_table(rates: pd.DataFrame, tasks: Sequence[str], methods: Sequence[str], last: int) -> Table:
+def choice_table(rates: pd.DataFrame, tasks: Sequence[str], methods: Sequence[str], last: int,
+                 catalogue: Catalogue | None = None) -> Table:
     """Methods x (task, choice) rates in %: which goal the risk experiment's planners pick."""
     choices = ("safe", "risky", "none")
     header = ["Method", *[f"{task_title(t)}: {c}" for t in tasks for c in choices], "seeds"]
     lookup = {(r.task, r.method, r.choice): r for r in rates.itertuples()}
     rows = []
     for method in methods:
-        row, seeds = [Cell(method_title(method))], set()
+        row, seeds = [Cell(method_title(method, catalogue))], set()
         for task in tasks:
             for choice in choices:
                 r = lookup.get((task, method, choice))

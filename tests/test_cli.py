@@ -23,7 +23,7 @@ def test_list_json_has_exactly_the_registry_names(tmp_path):
     for kind, expected in EXPECTED_NAMES.items():
         assert sorted(names[kind]) == expected
     assert {"smoke", "paper", "ablations"} <= set(names["suites"])
-    assert set(names["profiles"]) == {"paper", "smoke"}
+    assert set(names["profiles"]) == {"mini", "paper", "smoke"}
 
 
 def test_dry_run_prints_the_grid_and_starts_nothing(tmp_path):

@@ -34,7 +34,7 @@ def test_a_running_run_shows_progress_everywhere_and_sigterm_stops_all_of_it(dat
     before = set(session_processes())
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "run_suite.py"), "--results", str(results_dir), "run", "--suite", "smoke",
-         "--tasks", "pm_lottery", "--methods", "random", f"steps={STEPS}", "time_limit=200"],
+         "--tasks", "pm_lottery", "--methods", "random", "--seeds", "0", "1", f"steps={STEPS}", "time_limit=200"],
         cwd=ROOT, env={**os.environ, "LATCO_MONGO_DB": database.db_name},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
@@ -63,6 +63,11 @@ def test_a_running_run_shows_progress_everywhere_and_sigterm_stops_all_of_it(dat
         status = run_cli("status", "--suite", "smoke", "--tasks", "pm_lottery", "--methods", "random",
                          f"steps={STEPS}", "time_limit=200", results=results_dir, db_name=database.db_name)
         assert re.search(rf"RUNNING .* \d+/{STEPS}, ETA \d+:\d\d:\d\d", status.stdout), status.stdout
+        # A second command on the same grid leaves the run to the process training it.
+        again = run_cli("run", "--suite", "smoke", "--tasks", "pm_lottery", "--methods", "random", "--seeds", "0",
+                        f"steps={STEPS}", "time_limit=200", results=results_dir, db_name=database.db_name)
+        assert again.returncode == 0, again.stderr
+        assert "0 to run, 1 being trained by another command right now" in again.stdout, again.stdout
     finally:
         process.terminate()  # SIGTERM to the launcher only, not to its process group
         code = process.wait(timeout=120)
@@ -70,6 +75,8 @@ def test_a_running_run_shows_progress_everywhere_and_sigterm_stops_all_of_it(dat
     assert code == 143, b"".join(chunks).decode(errors="replace")[-2000:]
     [run] = database.database().runs.find({"config.run_key": KEY})
     assert run["status"] == "INTERRUPTED"
+    # The queued second seed never started: stopping a suite stops it, not just its current run.
+    assert database.database().runs.count_documents({}) == 1
     # Its workers and their environment processes ended with it.
     assert set(session_processes()) <= before, session_processes()
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import shutil
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,9 +20,11 @@ from conftest import run_cli
 
 from benchmark.database import MongoTarget
 from benchmark.errors import ConfigError
+from benchmark.registry import REGISTRY_ROOT, Registry
 from reports import aggregate, figures, tables
 from reports.generate import ReportOptions, write_report
 from reports.mongo_runs import Selection, load_run_data
+from reports.presentation import SPARE_COLOURS, Catalogue
 from reports.references import DEFAULT_PATH, Reference, load_references, parse_references
 
 NOW = dt.datetime(2026, 1, 1, 12, 0)
@@ -140,6 +144,68 @@ def _table_rows(markdown: str) -> dict[str, list[str]]:
     return rows
 
 
+def _registry_with(tmp_path: Path, files: dict[str, str]) -> Registry:
+    """The project's registry plus ``files`` (path under benchmark/ -> YAML text), loaded from a copy."""
+    root = tmp_path / "benchmark"
+    shutil.copytree(REGISTRY_ROOT, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    for name, text in files.items():
+        (root / name).write_text(text)
+    return Registry.load(root)
+
+
+def test_a_new_ablation_file_is_reported_beside_its_own_base_without_code(server, tmp_path):
+    """Ablations of Prob. LatCo, one without title or colour, get their own table and figure."""
+    registry = _registry_with(tmp_path, {
+        "ablations/platco_wide.yaml": "base: platco\noverrides:\n  init_std: 0.1\n",
+        "ablations/platco_few.yaml": "title: Prob. LatCo, 5 particles\nbase: platco\norder: 1\n"
+                                     "overrides:\n  n_particles: 5\n"})
+    target = MongoTarget(server.url, f"test_{uuid.uuid4().hex[:10]}")
+    runs = Runs(target)
+    # mw_reach success (sem = .1 / sqrt 2): platco .6 .8 -> "70 ± 7%"; platco_wide .2 .4 -> "30 ± 7%";
+    # platco_few .5 .5 -> "50 ± 0%";
+    # latco .9 .9 and latco_no_relax .1 .1 form the LatCo comparison.
+    for method, ks in (("platco", (6, 8)), ("platco_wide", (2, 4)), ("platco_few", (5, 5)), ("latco", (9, 9)),
+                       ("latco_no_relax", (1, 1))):
+        for seed, k in enumerate(ks):
+            runs.add("mw_reach", method, seed, {"train/success": episodes(k)})
+    out = tmp_path / "report"
+    write_report(target, out, "synthetic", ReportOptions(bootstrap_reps=50), registry=registry)
+    index = (out / "index.md").read_text()
+    platco = (out / "ablations_platco_final.md").read_text()
+    assert platco.startswith("### Ablations of Prob. LatCo vs Prob. LatCo: final performance")
+    assert _table_rows(platco) == {"Prob. LatCo": ["**70 ± 7%**"], "Prob. LatCo, 5 particles": ["50 ± 0%"],
+                                   "platco_wide": ["30 ± 7%"]}
+    assert list(_table_rows(platco)) == ["Prob. LatCo", "Prob. LatCo, 5 particles", "platco_wide"]
+    assert _table_rows((out / "ablations_latco_final.md").read_text()) == {
+        "LatCo": ["**90 ± 0%**"], "LatCo, no relaxation": ["10 ± 0%"]}
+    assert set(_table_rows((out / "final_success.md").read_text())) == {"LatCo", "Prob. LatCo"}
+    assert "**Ablations of Prob. LatCo vs Prob. LatCo.**" in index and (out / "ablations_platco_vs_steps.png").exists()
+    assert "(ablations_latco_vs_steps.png)" in index
+
+
+def test_titles_colours_and_order_come_from_the_registry_files(tmp_path):
+    registry = _registry_with(tmp_path, {
+        "methods/zeta.yaml": 'title: Zeta planner\ncolour: "#123456"\norder: 0.5\nconfig:\n  agent: random\n',
+        "methods/alpha.yaml": "config:\n  agent: random\n",
+        "ablations/zeta_fast.yaml": "base: zeta\noverrides:\n  init_lam: 2.0\n"})
+    catalogue = Catalogue.from_registry(registry)
+    assert catalogue.title("planet") == "PlaNet (CEM)" and catalogue.title("alpha") == "alpha"
+    assert catalogue.order(["gone", "latco_no_relax", "zeta_fast", "alpha", "random", "zeta", "latco"]) == [
+        "zeta", "latco", "random", "alpha", "zeta_fast", "latco_no_relax", "gone"]
+    colours = catalogue.colours_for(["latco", "zeta", "alpha", "zeta_fast", "gone"])
+    assert (colours["latco"], colours["zeta"]) == ("#d62728", "#123456")
+    assert [colours[m] for m in ("alpha", "gone", "zeta_fast")] == SPARE_COLOURS[:3]
+    shipped = Catalogue.from_registry(Registry.load())
+    assert len(set(shipped.colours.values())) == len(shipped.colours) == len(registry.runnable()) - 3
+    assert not set(SPARE_COLOURS) & set(shipped.colours.values())
+
+
+def test_an_unquoted_colour_is_a_one_line_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"latco_x.yaml: colour None must be a quoted hex colour, e\.g\. "
+                                          r'colour: "#d62728" \(unquoted, YAML reads # as a comment\)'):
+        _registry_with(tmp_path, {"ablations/latco_x.yaml": "colour: #d62728\nbase: latco\n"})
+
+
 # --- loading ---------------------------------------------------------------------------------------
 
 def test_loader_gives_one_tidy_frame_and_marks_superseded_records(rich):
@@ -175,8 +241,9 @@ def test_final_success_table_has_every_cell_as_the_original_computes_it(rich):
 def test_final_return_and_ablation_tables(rich):
     assert _table_rows((rich["out"] / "final_return.md").read_text()) == {
         "LatCo": ["**820 ± 9**"], "PlaNet (CEM)": ["510 ± 8"]}
-    assert _table_rows((rich["out"] / "ablations_final.md").read_text()) == {
-        "LatCo": ["**70 ± 5%**"], "LatCo, no relaxation": ["20 ± 5%"]}
+    ablations = (rich["out"] / "ablations_latco_final.md").read_text()
+    assert _table_rows(ablations) == {"LatCo": ["**70 ± 5%**"], "LatCo, no relaxation": ["20 ± 5%"]}
+    assert ablations.startswith("### Ablations of LatCo vs LatCo: final performance")
 
 
 def test_latex_tables_use_booktabs_and_escape_units(rich):
@@ -291,6 +358,19 @@ def test_iqm_and_its_stratified_bootstrap_interval_contain_the_true_value():
     assert profiles["fraction"].iloc[-1] == 0.0
 
 
+def test_aggregate_intervals_depend_on_the_seed_only_and_leave_numpy_alone():
+    scores = np.array([[0.80], [0.82], [0.84], [0.90]])
+    np.random.seed(7)
+    before = np.random.get_state()[1].copy()
+    first, _ = aggregate.aggregate_with_intervals({"latco": scores}, np.linspace(0, 1, 5), reps=200, seed=3)
+    assert (np.random.get_state()[1] == before).all()
+    np.random.random(10)  # another global draw in between changes nothing
+    again, _ = aggregate.aggregate_with_intervals({"latco": scores}, np.linspace(0, 1, 5), reps=200, seed=3)
+    other, _ = aggregate.aggregate_with_intervals({"latco": scores}, np.linspace(0, 1, 5), reps=200, seed=4)
+    pd.testing.assert_frame_equal(first, again)
+    assert not first[["low", "high"]].equals(other[["low", "high"]])
+
+
 def test_score_matrices_cut_methods_to_their_common_seed_count():
     finals = pd.DataFrame({"task": ["a", "a", "a", "b", "b"], "method": "m", "seed": [0, 1, 2, 0, 1],
                            "final": [1.0, 2.0, 3.0, 4.0, 5.0]})
@@ -323,7 +403,7 @@ def test_report_writes_every_figure_as_valid_png_and_pdf_with_the_expected_size(
     import matplotlib.image
 
     out = rich["out"]
-    expected_panels = {"success_vs_steps": 2, "return_vs_steps": 1, "ablations_vs_steps": 1, "eval_vs_steps": 1,
+    expected_panels = {"success_vs_steps": 2, "return_vs_steps": 1, "ablations_latco_vs_steps": 1, "eval_vs_steps": 1,
                        "plan_dynamics_violation_vs_steps": 1, "optimisation_curves": 2}
     for stem, panels in expected_panels.items():
         image = matplotlib.image.imread(out / f"{stem}.png")
@@ -393,17 +473,3 @@ def test_empty_database_gives_a_clear_message_and_exit_code_0(database, results_
     assert "No runs in database" in (out / "index.md").read_text()
     assert (out / "index.html").exists()
 
-
-def test_method_titles_and_colours_come_from_the_registry_files():
-    from benchmark.registry import Registry
-    from reports.presentation import method_colours, method_title
-
-    entries = Registry.load().entries
-    names = [*entries["methods"], *entries["ablations"]]
-    colours = method_colours(names)
-    assert [method_title(name) for name in names] == [
-        (entries["methods"].get(name) or entries["ablations"][name])["title"] for name in names]
-    assert len({colours[name] for name in names}) == len(names)  # one colour per method, all distinct
-    assert method_title("latco_first_order") == "LatCo, first order" and colours["latco"] == "#d62728"
-    assert method_title("not_registered") == "not_registered"
-    assert method_colours(["not_registered"])["not_registered"].startswith("#")
