@@ -472,4 +472,3 @@ def test_empty_database_gives_a_clear_message_and_exit_code_0(database, results_
     assert "No runs in database" in result.stdout and "nothing to report" in result.stdout
     assert "No runs in database" in (out / "index.md").read_text()
     assert (out / "index.html").exists()
-
