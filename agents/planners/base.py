@@ -10,7 +10,7 @@ import tensorflow as tf
 
 
 class LatentModel(Protocol):
-    """What a planner may ask of a model (latco.md, "The world model").
+    """What a planner may ask of a model (docs/algorithm.md#the-latent-model-protocol).
 
     ``step(feature [B, F], action [B, A]) -> mean next feature [B, F]`` and
     ``reward(feature [..., F]) -> [...]`` must be differentiable TensorFlow functions.
@@ -69,7 +69,7 @@ def best_plan(scores: tf.Tensor) -> tf.Tensor:
 
 
 def finite_actions(actions: np.ndarray, predicted_return: float = 0.0) -> tuple[np.ndarray, int]:
-    """Replace NaN/Inf actions by zeros (latco.md) and count how many entries were bad.
+    """Replace NaN/Inf actions by zeros (docs/algorithm.md#from-plan-to-action) and count how many entries were bad.
 
     A non-finite predicted return means the model itself broke down during planning, so the
     whole plan is distrusted: every action becomes zero and counts as bad. Finite actions are

@@ -23,7 +23,7 @@ i.e. planned images are filtered exactly as real observations are. For the RSSM 
 does not determine the latent (the GRU state h is memory), so the latent is [posterior mean of
 z given h and the image's embedding, h], with h the GRU state that ``step`` predicts from the
 previous latent (:func:`image_view` builds this from ``RSSMLatentModel._model`` when the model
-lacks the methods). As in the original (``imco_trunc_bptt``, protocol.md 7.4) backpropagation
+lacks the methods). As in the original (``imco_trunc_bptt``, docs/algorithm.md#image-collocation) backpropagation
 is truncated at each step: ``step`` is applied to a stop-gradient of the previous latent, so
 the gradient reaching an image or action comes only from the terms of its own step (its latent,
 its reward, its pixel error) and never along the recurrent chain. For a memoryless model (the

@@ -2,8 +2,7 @@
 
 Both optimise only the actions and roll the model forward through the whole horizon, so
 gradients pass through H model steps (backpropagation through time): the difficulty LatCo
-avoids. Action bounds are a penalty whose weight grows with the violation (protocol.md 4.3,
-7.4).
+avoids. Action bounds are a penalty whose weight grows with the violation (docs/algorithm.md#shooting-baselines).
 """
 
 from __future__ import annotations
@@ -71,7 +70,7 @@ def dual_step_due(iteration: tf.Tensor, every: int) -> tf.Tensor | bool:
 
 class GradientShooting(_ActionShooting):
     """Adam on -sum(reward) + act_scale * sum(lam * max(a^2 - 1, 0)), clipped to the box after
-    each step; lam += lam_lr * violation every ``lm_update_every`` iterations (protocol.md 7.4).
+    each step; lam += lam_lr * violation every ``lm_update_every`` iterations (docs/algorithm.md#shooting-gd).
 
     The violation that moves lam is that of the plan before the step; since every step ends
     in the box, only the N(0, 1) start can violate it, as in the original.
@@ -111,7 +110,7 @@ class GradientShooting(_ActionShooting):
 
 
 class GaussNewtonShooting(_ActionShooting):
-    """Levenberg-Marquardt on the actions, one residual per step (protocol.md 7.4):
+    """Levenberg-Marquardt on the actions, one residual per step (docs/algorithm.md#shooting-gn):
 
         r_t = softplus(-reward_t) + sum_a sqrt(lam_{t,a}) max(|a_{t,a}| - 1, 0),
 
