@@ -253,3 +253,21 @@ def test_hammer_starts_at_the_original_heights():
         assert hand[2] == pytest.approx(0.2, abs=0.02)
         np.testing.assert_allclose(hand[:2] - hammer[:2], [0.0, -0.1], atol=0.03)
     env.close()
+
+
+def test_hammer_sparse_reward_is_the_last_sub_steps_success_not_a_sum():
+    """With action repeat 2 a step whose two sub-steps both succeed still pays 1 (protocol.md 7.2)."""
+    config = _config("mw_hammer")
+    assert config["action_repeat"] == 2
+    env = envs.make(config)
+    expert = NoisyExpert(config["env_name"], noise=0.0, seed=0)
+    observation, _ = env.reset(seed=0)
+    rewards, after_success = [], 0
+    while after_success < 5:
+        observation, reward, _, truncated, info = env.step(expert.act(observation, False))
+        rewards.append(reward)
+        after_success += int(bool(rewards) and max(rewards) > 0)
+        assert reward == float(info["success"]) and info["env_steps"] == 2
+        assert not truncated, "the expert should nail it within the episode"
+    assert set(rewards) == {0.0, 1.0} and sum(rewards) >= 3, rewards
+    env.close()
