@@ -17,6 +17,8 @@ SKIP_DIRS = {".git", ".venv", "node_modules", "results", "__pycache__", ".pytest
 SOURCE_SUFFIXES = (".py", ".yaml", ".md")
 CITATION = re.compile(r"docs/([\w.-]+\.md)(?:#([\w-]+))?")
 MARKDOWN_LINK = re.compile(r"\]\(([\w.-]+\.md)?(?:#([\w-]+))?\)")
+# A repository file the docs point to, e.g. `agents/planners/latco.py` (globs are not matched).
+FILE_POINTER = re.compile(r"`((?:agents|envs|benchmark|reports|bench|tests|scripts)/[\w/.-]+\.(?:py|yaml|sh))")
 # A note cited without its docs/ folder is one that does not exist in the repository (a file
 # name in backticks, as in README's layout table, is a name, not a citation).
 BARE_NOTE = re.compile(r"(?<![\w/`])(latco|protocol|algorithm)\.md")
@@ -91,3 +93,10 @@ def test_notes_are_cited_by_their_path_in_the_repository() -> None:
             if BARE_NOTE.search(line):
                 bare.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert not bare, "cite docs/algorithm.md#<section> or docs/protocol.md#<section> instead of:\n" + "\n".join(bare)
+
+
+def test_files_named_in_the_docs_exist() -> None:
+    """The docs say which module implements what; a module renamed or split must update them."""
+    missing = [f"docs/{doc.name}: {name}" for doc in sorted(DOCS.glob("*.md"))
+               for name in FILE_POINTER.findall(doc.read_text(encoding="utf-8")) if not (ROOT / name).is_file()]
+    assert not missing, "files named in docs/ that do not exist; point to the new module:\n" + "\n".join(missing)
