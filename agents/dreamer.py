@@ -89,7 +89,7 @@ class ActorCriticSettings:
     actor_layers: int = 4
     value_layers: int = 3
     grad_clip: float = 100.0
-    init_std: float = 5.0
+    action_init_std: float = 5.0
     min_std: float = 1e-4
     mean_scale: float = 5.0
 
@@ -114,16 +114,16 @@ class TanhNormalActor(keras.layers.Layer):
     """pi(a | f) = tanh(N(mean, std)): an MLP of the feature [N, F] gives mean and std [N, A].
 
     The mean is squashed to +-``mean_scale`` so it cannot drift far into tanh's flat region;
-    std = softplus(raw + c) + ``min_std`` with c chosen so that std = ``init_std`` when the
+    std = softplus(raw + c) + ``min_std`` with c chosen so that std = ``action_init_std`` when the
     raw output is 0, i.e. the initial policy explores the whole action box.
     """
 
-    def __init__(self, action_size: int, layers: int, units: int, init_std: float = 5.0,
+    def __init__(self, action_size: int, layers: int, units: int, action_init_std: float = 5.0,
                  min_std: float = 1e-4, mean_scale: float = 5.0, **kwargs):
         super().__init__(**kwargs)
         self.net = MLP(layers, units, 2 * action_size)
         self.mean_scale, self.min_std = mean_scale, min_std
-        self.raw_init_std = math.log(math.expm1(init_std))  # softplus^-1(init_std)
+        self.raw_init_std = math.log(math.expm1(action_init_std))  # softplus^-1(action_init_std)
 
     def call(self, feature: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """feature [..., F] -> (mean, std) of the pre-tanh Gaussian, each [..., A]."""
@@ -174,7 +174,7 @@ class ActorCritic(keras.Model):
         super().__init__(**kwargs)
         self.settings = settings
         self.actor = TanhNormalActor(action_size, settings.actor_layers, settings.units,
-                                     settings.init_std, settings.min_std, settings.mean_scale)
+                                     settings.action_init_std, settings.min_std, settings.mean_scale)
         self.value = MLP(settings.value_layers, settings.units, 1)
         self.actor_optimizer = keras.optimizers.Adam(settings.actor_lr)
         self.value_optimizer = keras.optimizers.Adam(settings.value_lr)

@@ -1,8 +1,16 @@
-"""From a config's ``agent`` name to the agent object; an unknown agent fails before running."""
+"""From a config's ``agent`` name to the agent object; an unknown agent fails before running.
+
+``random`` and ``dreamer`` are agents of their own; every other agent is a planner driven by
+:class:`agents.model_based.ModelBasedAgent`, implemented by the module
+``agents/planners/<agent>.py`` that exports ``PLANNER`` (see :mod:`agents.planners.base`).
+A new planner is therefore its module plus a method YAML naming it as ``agent``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import importlib
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmark.errors import ConfigError
@@ -11,73 +19,31 @@ if TYPE_CHECKING:  # TensorFlow is imported only when an agent is built, not to 
     from agents.base import Agent
     from agents.planners.base import Planner
 
-
-def _cem(c: Mapping[str, Any]) -> Planner:
-    from agents.planners.cem import SamplingPlanner
-
-    return SamplingPlanner(c["planning_horizon"], c["optimization_steps"], c["cem_samples"],
-                           c["cem_elite_ratio"], seed=c["seed"])
+OWN_AGENTS = ("random", "dreamer")
+PLANNER_PACKAGE = "agents.planners"
+HELPER_MODULES = ("base", "collocation")  # shared code in the planners package, not planners
 
 
-def _mppi(c: Mapping[str, Any]) -> Planner:
-    from agents.planners.cem import SamplingPlanner
-
-    return SamplingPlanner(c["planning_horizon"], c["optimization_steps"], c["cem_samples"],
-                           mppi_gamma=c["mppi_gamma"], seed=c["seed"])
-
-
-def _shooting_gd(c: Mapping[str, Any]) -> Planner:
-    from agents.planners.shooting import GradientShooting
-
-    return GradientShooting(c["planning_horizon"], c["optimization_steps"], c["gd_lr"], c["lam_lr"],
-                            c["lm_update_every"], c["act_loss_scale"], c["seed"])
-
-
-def _shooting_gn(c: Mapping[str, Any]) -> Planner:
-    from agents.planners.shooting import GaussNewtonShooting
-
-    return GaussNewtonShooting(c["planning_horizon"], c["optimization_steps"], c["shooting_gn_damping"],
-                               c["gd_lr"], c["lam_lr"], c["lm_update_every"], c["seed"])
-
-
-def _latco(c: Mapping[str, Any]) -> Planner:
-    from agents.planners.latco import LatCo, LatcoSettings
-
-    return LatCo(LatcoSettings.from_config(c), c["seed"])
-
-
-def _platco(c: Mapping[str, Any]) -> Planner:
-    from agents.planners.platco import PLatCo, PlatcoSettings
-
-    return PLatCo(PlatcoSettings.from_config(c), c["seed"])
-
-
-def _image_colloc(c: Mapping[str, Any]) -> Planner:
-    from agents.planners.image_colloc import ImageColloc, ImageCollocSettings
-
-    return ImageColloc(ImageCollocSettings.from_config(c), c["seed"])
-
-
-PLANNERS: dict[str, Callable[[Mapping[str, Any]], Planner]] = {
-    "platco": _platco,
-    "image_colloc": _image_colloc,
-    "latco": _latco,
-    "latco_first_order": _latco,
-    "cem": _cem,
-    "mppi": _mppi,
-    "shooting_gd": _shooting_gd,
-    "shooting_gn": _shooting_gn,
-}
-IMPLEMENTED = ("random", "dreamer", *PLANNERS)
+def planner_agents() -> tuple[str, ...]:
+    """The planner modules of this checkout, found without importing them (nor TensorFlow)."""
+    folder = Path(__file__).with_name("planners")
+    return tuple(sorted(p.stem for p in folder.glob("*.py") if p.stem not in (*HELPER_MODULES, "__init__")))
 
 
 def check_implemented(agent: str, method: str) -> None:
     """Fail before a suite starts if one of its methods has no agent in this checkout."""
-    if agent not in IMPLEMENTED:
+    implemented = (*OWN_AGENTS, *planner_agents())
+    if agent not in implemented:
         raise ConfigError(
             f"method '{method}' needs agent '{agent}', which this checkout does not implement "
-            f"yet (implemented: {', '.join(IMPLEMENTED)}); select other methods with --methods"
+            f"yet (implemented: {', '.join(implemented)}); select other methods with --methods"
         )
+
+
+def build_planner(config: Mapping[str, Any]) -> Planner:
+    """``PLANNER(PLANNER.Settings.from_config(config), seed)`` of the agent's module."""
+    planner = importlib.import_module(f"{PLANNER_PACKAGE}.{config['agent']}").PLANNER
+    return planner(planner.Settings.from_config(config), config["seed"])
 
 
 def build_agent(config: Mapping[str, Any], action_size: int) -> Agent:
@@ -93,4 +59,4 @@ def build_agent(config: Mapping[str, Any], action_size: int) -> Agent:
         return DreamerAgent(config, action_size)
     from agents.model_based import ModelBasedAgent
 
-    return ModelBasedAgent(config, action_size, PLANNERS[agent](config))
+    return ModelBasedAgent(config, action_size, build_planner(config))

@@ -146,7 +146,9 @@ class RSSMLatentModel:
 
     ``step(feature [B, F], action [B, A]) -> next mean feature [B, F]``,
     ``reward(feature [..., F]) -> [...]``. Both are differentiable, so planners can take
-    Jacobians; neither needs images.
+    Jacobians; neither needs images. It also offers every optional extra a planner may use
+    (``returns``, ``step_jacobian``, ``step_moments``, ``decode``, ``encode``, ``posterior``):
+    planners see this view only, never the world model behind it.
     """
 
     def __init__(self, model: WorldModel):
@@ -182,6 +184,28 @@ class RSSMLatentModel:
     def decode(self, feature: tf.Tensor) -> tf.Tensor:
         """Mean image in [-0.5, 0.5] for plan visualisation and image collocation."""
         return self._model.decoder(feature)
+
+    def step_moments(self, feature: tf.Tensor, action: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """(``step``, std of the transition noise) [B, F] each, in one pass (PLatCo's extra).
+
+        The std is the prior's for z and 0 for the GRU state h, which is deterministic.
+        """
+        rssm = self._model.rssm
+        stoch, deter = tf.split(feature, [rssm.stoch_size, rssm.deter_size], -1)
+        prior = rssm.img_step({"stoch": stoch, "deter": deter}, action, sample=False)
+        return rssm.mean_feature(prior), tf.concat([prior["std"], tf.zeros_like(prior["deter"])], -1)
+
+    def encode(self, image: tf.Tensor) -> tf.Tensor:
+        """Embedding [..., E] of images [..., 64, 64, 3] in [-0.5, 0.5] (image collocation's extra)."""
+        return self._model.encoder(image)
+
+    def posterior(self, prior: tf.Tensor, embedding: tf.Tensor) -> tf.Tensor:
+        """The feature an image's embedding makes of a predicted feature [B, F]: [mean z | h, e], h].
+
+        A planned image is filtered as a real observation is (image collocation's extra).
+        """
+        rssm = self._model.rssm
+        return rssm.mean_feature(rssm.posterior(prior[..., rssm.stoch_size:], embedding, sample=False))
 
 
 class Filter:

@@ -39,15 +39,15 @@ def _timed(function, repeats: int) -> float:
 
 def time_latco(model, feature, repeats: int) -> None:
     """Milliseconds per Gauss-Newton iteration: the difference of 6- and 2-iteration plans."""
-    from agents.planners.latco import LatCo, LatcoSettings
+    from agents.planners.latco import LatCo
 
     step_flops = _step_flops(model)
     d, m = model.feature_size + 4, model.feature_size + 4 + 1
     for horizon in (30, 50):
         for batch in (1, 4):
             few, many = 2, 6
-            short = LatCo(LatcoSettings(horizon=horizon, iterations=few, parallel_plans=batch))
-            long = LatCo(LatcoSettings(horizon=horizon, iterations=many, parallel_plans=batch))
+            short, long = (LatCo(LatCo.Settings.defaults(planning_horizon=horizon, optimization_steps=steps,
+                                                         n_parallel_plans=batch)) for steps in (few, many))
             t_short = _timed(lambda p=short: p.plan(model, feature), repeats)
             t_long = _timed(lambda p=long: p.plan(model, feature), repeats)
             per_iteration = (t_long - t_short) / (many - few)
@@ -64,13 +64,13 @@ def time_cem(model, feature, repeats: int) -> None:
     """Milliseconds per CEM iteration: the difference of 4- and 1-iteration plans, each the
     median of ``2 * repeats`` plans (one plan is seconds long, so a few noisy ones shift a
     difference of short medians by 10%)."""
-    from agents.planners.cem import SamplingPlanner
+    from agents.planners.cem import CEM
 
     step_flops = _step_flops(model)
     for samples in (10_000, 1_000):
         few, many = 1, 4
-        short = SamplingPlanner(30, few, samples, 0.01)
-        long = SamplingPlanner(30, many, samples, 0.01)
+        short, long = (CEM(CEM.Settings.defaults(planning_horizon=30, optimization_steps=steps, cem_samples=samples,
+                                                 cem_elite_ratio=0.01)) for steps in (few, many))
         per_iteration = (_timed(lambda p=long: p.plan(model, feature), 2 * repeats)
                          - _timed(lambda p=short: p.plan(model, feature), 2 * repeats)) / (many - few)
         # One imagination step and the reward head (230 -> 400 -> 400 -> 1) per sample and step.

@@ -101,6 +101,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "precision": ("float32", "mixed_bfloat16"),
     "solver_dtype": ("float64", "float32"),
     "reward_norm": ("auto", "ema", "none"),
+    "latco_solver": ("gauss_newton", "adam"),
 }
 
 

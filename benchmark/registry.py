@@ -23,8 +23,8 @@ KINDS = ("tasks", "methods", "ablations", "suites", "profiles")
 # Top-level keys each kind of file may hold; anything else is a typo.
 _ALLOWED_KEYS = {
     "tasks": {"description", "config"},
-    "methods": {"description", "config", "family_overrides"},
-    "ablations": {"description", "base", "overrides"},
+    "methods": {"title", "colour", "description", "config", "family_overrides"},
+    "ablations": {"title", "colour", "description", "base", "overrides"},
     "profiles": {"description", "overrides", "family_overrides"},
     "suites": {"description", "profile", "seeds", "overrides", "entries"},
 }

@@ -2,11 +2,14 @@
 
 One fixed colour per method, independent of which methods a report happens to contain, so
 LatCo is the same red in the learning curves, the ablations, the optimisation curves and the
-aggregate plots of every report. Names unknown here fall back to their registry key.
+aggregate plots of every report. A method's title and colour are the ``title`` and ``colour``
+of its registry file (benchmark/methods, benchmark/ablations); without them, its name and a
+spare colour.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 # Families: which metric headlines a task, how it is printed and how it is normalised for
@@ -32,20 +35,7 @@ METHOD_ORDER = [
     "latco", "platco", "planet", "mppi", "shooting_gd", "shooting_gn", "dreamer", "random",
     "latco_no_constraint", "latco_no_relax", "latco_first_order", "image_colloc",
 ]
-METHOD_TITLE = {
-    "latco": "LatCo", "platco": "Prob. LatCo", "planet": "PlaNet (CEM)", "mppi": "MPPI",
-    "shooting_gd": "Shooting GD", "shooting_gn": "Shooting GN", "dreamer": "Dreamer",
-    "random": "Random", "latco_no_constraint": "LatCo, no constraint",
-    "latco_no_relax": "LatCo, no relaxation", "latco_first_order": "LatCo, first order",
-    "image_colloc": "Image collocation",
-}
-METHOD_COLOUR = {
-    "latco": "#d62728", "platco": "#9467bd", "planet": "#1f77b4", "mppi": "#2ca02c",
-    "shooting_gd": "#ff7f0e", "shooting_gn": "#8c564b", "dreamer": "#e377c2", "random": "#7f7f7f",
-    "latco_no_constraint": "#17becf", "latco_no_relax": "#bcbd22",
-    "latco_first_order": "#393b79", "image_colloc": "#ad494a",
-}
-# For methods not listed above, in the order of their names (deterministic across figures).
+# For methods whose registry file names no colour, in the order of their names (deterministic).
 SPARE_COLOURS = ["#637939", "#e7969c", "#6b6ecf", "#8c6d31", "#a55194", "#9edae5", "#c49c94", "#dbdb8d"]
 
 OPT_METRIC_ORDER = ["dynamics_violation", "action_violation", "lambda_mean", "multiplier_mean", "nu_mean",
@@ -102,8 +92,19 @@ def task_title(task: str) -> str:
     return TASK_TITLE.get(task, task)
 
 
+@functools.cache
+def _method_styles() -> dict[str, dict[str, str]]:
+    """``title`` and ``colour`` of every method and ablation, from their registry files."""
+    from benchmark.registry import Registry
+
+    entries = Registry.load().entries
+    return {name: {key: entry[key] for key in ("title", "colour") if key in entry}
+            for kind in ("methods", "ablations") for name, entry in entries[kind].items()}
+
+
 def method_title(method: str) -> str:
-    return METHOD_TITLE.get(method, method)
+    """The ``title`` of the method's (or ablation's) registry file, else its name."""
+    return _method_styles().get(method, {}).get("title", method)
 
 
 def metric_title(name: str) -> str:
@@ -113,9 +114,7 @@ def metric_title(name: str) -> str:
 
 
 def method_colours(methods: Iterable[str]) -> dict[str, str]:
-    """A colour per method: the fixed one if known, else a spare one by name order."""
-    colours: dict[str, str] = {}
-    unknown = sorted(set(methods) - set(METHOD_COLOUR))
-    for index, method in enumerate(unknown):
-        colours[method] = SPARE_COLOURS[index % len(SPARE_COLOURS)]
-    return {**{m: c for m, c in METHOD_COLOUR.items()}, **colours}
+    """A colour per method: its registry file's ``colour``, else a spare one by name order."""
+    fixed = {name: style["colour"] for name, style in _method_styles().items() if "colour" in style}
+    unknown = sorted(set(methods) - set(fixed))
+    return {**fixed, **{method: SPARE_COLOURS[i % len(SPARE_COLOURS)] for i, method in enumerate(unknown)}}

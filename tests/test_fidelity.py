@@ -9,14 +9,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_planners import START, PointModel
+from test_planners import START, PointModel, make
 
 from agents.model_based import ModelBasedAgent
 from agents.planners.base import PlanResult
-from agents.planners.image_colloc import ImageColloc, ImageCollocSettings, image_view
-from agents.planners.latco import LatCo, LatcoSettings
-from agents.planners.platco import PLatCo, PlatcoSettings, particle_noise
-from agents.planners.shooting import GaussNewtonShooting, GradientShooting
+from agents.planners.image_colloc import ImageColloc
+from agents.planners.latco import LatCo
+from agents.planners.platco import PLatCo, particle_noise
+from agents.planners.shooting_gd import GradientShooting
+from agents.planners.shooting_gn import GaussNewtonShooting
 from agents.world_model import REWARD_EMA_RATE, Filter, RSSMLatentModel, WorldModel, reward_norm_enabled
 from benchmark.registry import Registry
 
@@ -139,9 +140,9 @@ def test_exploration_noise_is_added_to_the_plan_action_before_clipping():
 
 def test_shooting_gd_starts_from_unit_normal_penalises_squares_and_clips_every_step():
     model = PointModel()
-    start = GradientShooting(10, 0, 0.05, seed=0).plan(model, START).actions  # no iteration: the start
+    start = make(GradientShooting, planning_horizon=10, optimization_steps=0).plan(model, START).actions  # the start
     assert np.abs(start).max() > 1.5 and 0.6 < start.std() < 1.5
-    planner = GradientShooting(10, 3, 0.05, lam_lr=2.0, act_scale=3.0, seed=0)
+    planner = make(GradientShooting, planning_horizon=10, optimization_steps=3, lam_lr=2.0, act_loss_scale=3.0)
     assert np.all(np.abs(planner.plan(model, START).actions) <= 1.0)
     actions = tf.constant([[[2.0, 0.5], [-1.5, 1.0]]])
     lam = tf.constant([[[1.0, 7.0], [2.0, 1.0]]])
@@ -152,7 +153,7 @@ def test_shooting_gd_starts_from_unit_normal_penalises_squares_and_clips_every_s
 
 def test_shooting_gn_has_one_residual_per_step_and_is_never_clipped_while_optimising():
     model = PointModel()
-    planner = GaussNewtonShooting(4, 1, 1e-2, 0.1, seed=0)
+    planner = make(GaussNewtonShooting, planning_horizon=4, optimization_steps=1, gn_damping=1e-2, gd_lr=0.1)
     first = planner.plan(model, START).actions  # the first iterate, from N(0, 1)
     assert np.abs(first).max() > 1.2
     flat = tf.constant([2.0, 0.5, -1.5, 1.0, 0.0, 0.0, 0.3, -3.0])
@@ -161,19 +162,20 @@ def test_shooting_gn_has_one_residual_per_step_and_is_never_clipped_while_optimi
     bound = np.array([2.0 * 1.0, 0.5, 0.0, 4.0 * 2.0])  # sum_a sqrt(lam) max(|a| - 1, 0)
     np.testing.assert_allclose(residual.numpy(), np.log1p(np.exp(-rewards.numpy())) + bound, rtol=1e-6)
     # Still plans: the penalty pulls the actions into the box over iterations.
-    result = GaussNewtonShooting(10, 15, 1e-2, 0.5, seed=0).plan(model, START)
+    result = make(GaussNewtonShooting, planning_horizon=10, optimization_steps=15, gn_damping=1e-2, gd_lr=0.5
+                  ).plan(model, START)
     assert result.curves["predicted_return"][-1] > result.curves["predicted_return"][0] + 0.5
 
 
 # --- 7.4 first-order collocation -------------------------------------------------------------------
 
-FIRST_ORDER = dict(first_order=True, learning_rate=0.05, lm_update_every=5, lam_lr=1.5, nu_lr=1.5)
+FIRST_ORDER = dict(latco_solver="adam", gd_lr=0.05, lm_update_every=5, lam_lr=1.5, nu_lr=1.5, dyn_loss_scale=1e4)
 
 
 def test_first_order_latco_keeps_f1_at_the_observation_and_uses_the_originals_lagrangian():
     model = PointModel()
     start = tf.constant([[0.3, -0.2]])
-    planner = LatCo(LatcoSettings(horizon=6, iterations=40, dyn_scale=1e4, **FIRST_ORDER), seed=0)
+    planner = make(LatCo, planning_horizon=6, optimization_steps=40, **FIRST_ORDER)
     result = planner.plan(model, start)
     np.testing.assert_array_equal(result.features[0], start.numpy()[0])  # exactly, not approximately
     x = tf.constant(np.random.default_rng(0).normal(size=(1, 3, 4)) * 1.5, tf.float32)  # x_1 != start
@@ -193,8 +195,8 @@ def test_first_order_latco_keeps_f1_at_the_observation_and_uses_the_originals_la
 def test_first_order_latco_with_the_ablation_settings_still_climbs_the_reward():
     """dyn_loss_scale 1e4 with no normaliser: the reward still counts (it weighed ~1e-8 before)."""
     model = PointModel()
-    start, result = (LatCo(LatcoSettings(horizon=10, iterations=n, dyn_scale=1e4, **FIRST_ORDER), seed=0)
-                     .plan(model, START).diagnostics for n in (0, 300))
+    start, result = (make(LatCo, planning_horizon=10, optimization_steps=n, **FIRST_ORDER).plan(model, START)
+                     .diagnostics for n in (0, 300))
     # Measured: 1.97 -> 3.09 (the plan starts from the same draw); dynamics then hold to 1e-5.
     assert result["predicted_return"] > start["predicted_return"] + 0.8, (start, result)
     assert result["dynamics_violation"] < 1e-3 < start["dynamics_violation"]
@@ -207,20 +209,19 @@ def test_image_colloc_truncates_backpropagation_through_the_recurrent_state():
     tf.random.set_seed(0)
     world = WorldModel(TINY, 2)
     model = RSSMLatentModel(world)
-    view = image_view(model)
     observed = tf.random.stateless_normal([1, 12], seed=[0, 1])
     images = tf.random.stateless_uniform([1, 3, 64, 64, 3], seed=[0, 2], minval=-0.5, maxval=0.5)
     actions = tf.random.stateless_uniform([1, 3, 2], seed=[0, 3], minval=-1.0, maxval=1.0)
     with tf.GradientTape(persistent=True) as tape:
         tape.watch([images, actions])
-        latents, _ = ImageColloc.unroll(model, view, observed, images, actions)
+        latents, _ = ImageColloc.unroll(model, observed, images, actions)
         last = tf.reduce_sum(model.reward(latents[:, -1]))
     by_image, by_action = tape.gradient(last, [images, actions])
     # The last latent sees its own image and the action into it, nothing earlier in the chain.
     assert np.abs(by_image[0, -1].numpy()).max() > 0 and np.abs(by_action[0, -1].numpy()).max() > 0
     np.testing.assert_array_equal(by_image[0, :-1].numpy(), 0.0)
     np.testing.assert_array_equal(by_action[0, :-1].numpy(), 0.0)
-    result = ImageColloc(ImageCollocSettings(horizon=3, iterations=2)).plan(model, observed)
+    result = make(ImageColloc, planning_horizon=3, optimization_steps=2).plan(model, observed)
     assert np.all(np.isfinite(result.actions)) and result.features.shape == (4, 12)
 
 
@@ -229,14 +230,15 @@ def test_image_colloc_truncates_backpropagation_through_the_recurrent_state():
 class NoisyPoint(PointModel):
     """PointModel with transition noise that grows with the distance from the origin."""
 
-    def step_std(self, feature, action):
-        return 0.1 + 0.2 * tf.abs(self.step(feature, action))
+    def step_moments(self, feature, action):
+        mean = self.step(feature, action)
+        return mean, 0.1 + 0.2 * tf.abs(mean)
 
 
 @pytest.mark.parametrize("exact", [True, False], ids=["exact", "linearised"])
 def test_platco_std_residual_moves_only_the_next_std_and_the_duals_see_only_the_mean_gap(exact):
     model, pairs, size = NoisyPoint(), 3, 2
-    planner = PLatCo(PlatcoSettings(horizon=pairs, n_particles=8, exact_jacobian=exact))
+    planner = make(PLatCo, planning_horizon=pairs, n_particles=8, exact_jacobian=exact)
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=(1, pairs + 1, 2 * size + 2)), tf.float32)
     eps, eta = particle_noise([pairs, 8, size], tf.constant([1, 2]))

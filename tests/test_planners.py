@@ -8,9 +8,16 @@ import tensorflow as tf
 from scipy.optimize import minimize
 
 from agents.planners.base import rollout
-from agents.planners.cem import SamplingPlanner
-from agents.planners.latco import LatCo, LatcoSettings
-from agents.planners.shooting import GaussNewtonShooting, GradientShooting
+from agents.planners.cem import CEM
+from agents.planners.latco import LatCo
+from agents.planners.mppi import MPPI
+from agents.planners.shooting_gd import GradientShooting
+from agents.planners.shooting_gn import GaussNewtonShooting
+
+
+def make(planner, seed: int = 0, **settings):
+    """A planner with benchmark/defaults.yaml's settings but ``settings`` (named like config keys)."""
+    return planner(planner.Settings.defaults(**settings), seed)
 
 
 class PointModel:
@@ -55,7 +62,7 @@ def best_return_by_bounded_search(model, horizon: int) -> float:
 
 def test_latco_reaches_the_optimum_of_a_linear_model_and_satisfies_the_dynamics():
     model = PointModel()
-    result = LatCo(LatcoSettings(horizon=20, iterations=100), seed=0).plan(model, START)
+    result = make(LatCo, planning_horizon=20, optimization_steps=100).plan(model, START)
     optimum = best_return_by_bounded_search(model, 20)
     achieved = true_return(model, result.actions)
     assert achieved >= 0.97 * optimum, (achieved, optimum)
@@ -69,8 +76,8 @@ def test_latco_finds_a_far_narrow_reward_that_small_population_cem_misses():
     """The paper's claim in miniature: a long horizon to a narrow reward region."""
     model = PointModel(goal=(1.5, 0.0), width=0.25, speed=0.05)
     for seed in (0, 1):
-        latco = LatCo(LatcoSettings(horizon=40, iterations=100), seed=seed).plan(model, START)
-        cem = SamplingPlanner(horizon=40, iterations=5, samples=50, elite_ratio=0.1, seed=seed).plan(model, START)
+        latco = make(LatCo, seed, planning_horizon=40, optimization_steps=100).plan(model, START)
+        cem = make(CEM, seed, planning_horizon=40, optimization_steps=5, cem_samples=50, cem_elite_ratio=0.1).plan(model, START)
         latco_return, cem_return = true_return(model, latco.actions), true_return(model, cem.actions)
         latco_peak = float(tf.reduce_max(model.reward(rollout(model, START, latco.actions[None])[0])))
         cem_peak = float(tf.reduce_max(model.reward(rollout(model, START, cem.actions[None])[0])))
@@ -79,10 +86,12 @@ def test_latco_finds_a_far_narrow_reward_that_small_population_cem_misses():
 
 
 @pytest.mark.parametrize("planner, curve", [
-    (SamplingPlanner(10, 6, 200, 0.1, seed=0), "best_sample_return"),
-    (SamplingPlanner(10, 6, 200, mppi_gamma=10.0, seed=0), "best_sample_return"),
-    (GradientShooting(10, 60, 0.05, seed=0), "predicted_return"),
-    (GaussNewtonShooting(10, 15, 1e-2, 0.5, seed=0), "predicted_return"),
+    (make(CEM, planning_horizon=10, optimization_steps=6, cem_samples=200, cem_elite_ratio=0.1),
+     "best_sample_return"),
+    (make(MPPI, planning_horizon=10, optimization_steps=6, cem_samples=200, mppi_gamma=10.0), "best_sample_return"),
+    (make(GradientShooting, planning_horizon=10, optimization_steps=60, gd_lr=0.05), "predicted_return"),
+    (make(GaussNewtonShooting, planning_horizon=10, optimization_steps=15, gn_damping=1e-2, gd_lr=0.5),
+     "predicted_return"),
 ], ids=["cem", "mppi", "shooting_gd", "shooting_gn"])
 def test_baseline_improves_its_objective_and_keeps_actions_in_bounds(planner, curve):
     model = PointModel()
@@ -94,7 +103,8 @@ def test_baseline_improves_its_objective_and_keeps_actions_in_bounds(planner, cu
 
 
 @pytest.mark.parametrize("planner", [
-    LatCo(LatcoSettings(horizon=5, iterations=3)), SamplingPlanner(5, 2, 20, 0.2),
+    make(LatCo, planning_horizon=5, optimization_steps=3),
+    make(CEM, planning_horizon=5, optimization_steps=2, cem_samples=20, cem_elite_ratio=0.2),
 ], ids=["latco", "cem"])
 def test_a_nan_model_gives_zero_actions_and_a_count_not_a_crash(planner):
     result = planner.plan(NaNModel(), START)
@@ -104,16 +114,17 @@ def test_a_nan_model_gives_zero_actions_and_a_count_not_a_crash(planner):
 
 def test_ablations_are_configurations_of_the_same_planner():
     model = PointModel()
-    fixed = LatCo(LatcoSettings(horizon=10, iterations=10, lm_update_every=-1, dyn_scale=8.0, act_scale=16.0))
+    fixed = make(LatCo, planning_horizon=10, optimization_steps=10, lm_update_every=-1, dyn_loss_scale=8.0,
+                 act_loss_scale=16.0)
     curves = fixed.plan(model, START).curves
     assert np.all(curves["lambda_mean"] == 1.0) and np.all(curves["nu_mean"] == 1.0)
-    no_relax = LatCo(LatcoSettings(horizon=10, iterations=10, init_lam=1e8)).plan(model, START)
+    no_relax = make(LatCo, planning_horizon=10, optimization_steps=10, init_lam=1e8).plan(model, START)
     assert no_relax.curves["lambda_mean"][0] > 1e7
-    relaxed = LatCo(LatcoSettings(horizon=10, iterations=10)).plan(model, START)
+    relaxed = make(LatCo, planning_horizon=10, optimization_steps=10).plan(model, START)
     first_no_relax, first_relaxed = no_relax.curves["dynamics_violation"][0], relaxed.curves["dynamics_violation"][0]
     assert first_no_relax < 1e-4 and first_no_relax < first_relaxed / 100, "lambda 1e8 enforces the dynamics at once"
-    first_order = LatCo(LatcoSettings(horizon=10, iterations=200, first_order=True, learning_rate=0.05,
-                                      lm_update_every=5, lam_lr=1.5, nu_lr=1.5)).plan(model, START)
+    first_order = make(LatCo, planning_horizon=10, optimization_steps=200, latco_solver="adam", gd_lr=0.05,
+                       lm_update_every=5, lam_lr=1.5, nu_lr=1.5).plan(model, START)
     assert first_order.curves["predicted_reward"][-1] > first_order.curves["predicted_reward"][0]
     assert true_return(model, first_order.actions) > 2.0
 
@@ -138,10 +149,10 @@ class NonlinearModel:
 
 def test_structured_normal_equations_equal_autodiff_of_every_residual():
     from agents.gauss_newton import build_normal_equations
-    from agents.planners.latco import PIN_WEIGHT
+    from agents.planners.collocation import PIN_WEIGHT
 
     model, horizon = NonlinearModel(), 4
-    latco = LatCo(LatcoSettings(horizon=horizon, iterations=1, dyn_scale=2.0, act_scale=3.0))
+    latco = make(LatCo, planning_horizon=horizon, optimization_steps=1, dyn_loss_scale=2.0, act_loss_scale=3.0)
     rng = np.random.default_rng(1)
     x = tf.constant(rng.normal(scale=1.5, size=(1, horizon + 1, 5)), tf.float32)  # some |a| > 1
     lam = tf.constant(rng.uniform(0.5, 3, (1, horizon)), tf.float32)

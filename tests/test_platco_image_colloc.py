@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import yaml
+from test_planners import make
 
 from agents.planners.base import rollout
 from agents.planners.image_colloc import ImageColloc, ImageCollocSettings
-from agents.planners.latco import LatCo, LatcoSettings
+from agents.planners.latco import LatCo
 from agents.planners.platco import PLatCo, PlatcoSettings, particle_noise
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,10 +46,10 @@ class LotteryModel:
     def step(self, feature, action):
         return tf.concat([feature[..., :2] + self.speed * action, feature[..., 2:]], -1)
 
-    def step_std(self, feature, action):
-        reached = feature[..., :2] + self.speed * action
-        spread = self.noise * bump(reached, RISKY, 0.5)
-        return tf.concat([tf.zeros_like(reached), spread[..., None]], -1)
+    def step_moments(self, feature, action):
+        mean = self.step(feature, action)
+        spread = self.noise * bump(mean[..., :2], RISKY, 0.5)
+        return mean, tf.concat([tf.zeros_like(mean[..., :2]), spread[..., None]], -1)
 
     def reward(self, feature):
         position, outcome = feature[..., :2], feature[..., 2]
@@ -62,6 +63,7 @@ class NaNLottery(LotteryModel):
 
 
 START = tf.zeros([1, 3])
+PLATCO = dict(optimization_steps=50, dyn_threshold=1e-2, act_threshold=1e-2)  # benchmark/methods/platco.yaml
 
 
 def final_position(model, actions: np.ndarray) -> np.ndarray:
@@ -76,7 +78,8 @@ def stochastic_return(model: LotteryModel, actions: np.ndarray, samples: int = 4
     total = np.zeros(samples)
     for action in np.clip(actions, -1.0, 1.0):
         action = tf.constant(np.tile(action, (samples, 1)), tf.float32)
-        feature = model.step(feature, action) + model.step_std(feature, action) * rng.normal(size=(samples, 3))
+        mean, std = model.step_moments(feature, action)
+        feature = mean + std * rng.normal(size=(samples, 3))
         feature = tf.cast(feature, tf.float32)
         total += model.reward(feature).numpy()
     return float(total.mean())
@@ -88,8 +91,8 @@ def nearer_goal(position: np.ndarray) -> str:
 
 def test_platco_takes_the_safe_goal_where_risk_neutral_latco_takes_the_lottery():
     model = LotteryModel()
-    latco = LatCo(LatcoSettings(horizon=HORIZON, iterations=50, dyn_threshold=1e-2, act_threshold=1e-2), seed=0)
-    platco = PLatCo(PlatcoSettings(horizon=HORIZON, iterations=50, n_particles=20), seed=0)
+    latco = make(LatCo, planning_horizon=HORIZON, **PLATCO)
+    platco = make(PLatCo, planning_horizon=HORIZON, n_particles=20, **PLATCO)
     for _ in range(2):  # two plans each, different seeds; one traced function per planner
         risk_neutral, careful = latco.plan(model, START), platco.plan(model, START)
         assert nearer_goal(final_position(model, risk_neutral.actions)) == "risky"
@@ -110,9 +113,9 @@ def test_platco_takes_the_safe_goal_where_risk_neutral_latco_takes_the_lottery()
 
 
 def test_platco_without_transition_noise_takes_the_lottery_like_latco():
-    """The control: with step_std = 0 the spread is what made PLatCo go safe, not its optimiser."""
+    """The control: with zero transition noise the spread is what made PLatCo go safe, not its optimiser."""
     model = LotteryModel(noise=0.0)
-    result = PLatCo(PlatcoSettings(horizon=HORIZON, iterations=50, n_particles=20), seed=0).plan(model, START)
+    result = make(PLatCo, planning_horizon=HORIZON, n_particles=20, **PLATCO).plan(model, START)
     assert nearer_goal(final_position(model, result.actions)) == "risky"
     assert result.diagnostics["std_mean"] < 1e-3  # nothing to spread: the beliefs stay points
     assert result.diagnostics["expected_return"] > 15.0
@@ -129,7 +132,7 @@ def test_linearised_moment_jacobian_is_close_to_differentiating_every_particle()
     lam, nu = tf.constant([[2.0, 3.0, 1.0, 5.0]]), tf.ones([1, pairs])
     blocks = {}
     for exact in (True, False):
-        planner = PLatCo(PlatcoSettings(horizon=pairs, exact_jacobian=exact, n_particles=particles))
+        planner = make(PLatCo, planning_horizon=pairs, exact_jacobian=exact, n_particles=particles)
         blocks[exact] = [t.numpy() for t in planner._pair_jacobians(model, tf.constant(x), eps, eta, xi, lam, nu)]
     (res_e, cur_e, nxt_e), (res_l, cur_l, nxt_l) = blocks[True], blocks[False]
     np.testing.assert_allclose(res_l, res_e, atol=1e-6)
@@ -176,7 +179,7 @@ class NaNImageModel(ImagePointModel):
 def test_image_colloc_improves_its_plan_and_makes_the_images_consistent():
     model = ImagePointModel()
     start = tf.zeros([1, 2])
-    planner = ImageColloc(ImageCollocSettings(horizon=10, iterations=1000, learning_rate=0.02, lam_lr=1000.0), seed=0)
+    planner = make(ImageColloc, planning_horizon=10, optimization_steps=1000, gd_lr=0.02, lam_lr=1000.0)
     for _ in range(2):
         result = planner.plan(model, start)
         d = result.diagnostics
@@ -194,8 +197,8 @@ def test_image_colloc_improves_its_plan_and_makes_the_images_consistent():
 
 
 @pytest.mark.parametrize("planner, model", [
-    (PLatCo(PlatcoSettings(horizon=4, iterations=3, n_particles=4)), NaNLottery()),
-    (ImageColloc(ImageCollocSettings(horizon=4, iterations=3)), NaNImageModel()),
+    (make(PLatCo, planning_horizon=4, optimization_steps=3, n_particles=4), NaNLottery()),
+    (make(ImageColloc, planning_horizon=4, optimization_steps=3), NaNImageModel()),
 ], ids=["platco", "image_colloc"])
 def test_a_nan_model_gives_zero_actions_and_a_count(planner, model):
     result = planner.plan(model, tf.zeros([1, model.feature_size]))
@@ -208,17 +211,16 @@ def test_settings_read_the_suite_config():
     platco = {**defaults, **yaml.safe_load((ROOT / "benchmark/methods/platco.yaml").read_text())["config"],
               "planning_horizon": 20}
     s = PlatcoSettings.from_config(platco)
-    assert (s.horizon, s.iterations, s.dyn_threshold, s.init_std, s.n_particles) == (20, 50, 1e-2, 1e-6, 50)
+    assert (s.planning_horizon, s.optimization_steps, s.dyn_threshold, s.init_std, s.n_particles) == (
+        20, 50, 1e-2, 1e-6, 50)
     latco = {**defaults, **yaml.safe_load((ROOT / "benchmark/methods/latco.yaml").read_text())["config"]}
     image = {**latco, **yaml.safe_load((ROOT / "benchmark/ablations/image_colloc.yaml").read_text())["overrides"]}
     c = ImageCollocSettings.from_config(image)
-    assert (c.iterations, c.learning_rate, c.horizon) == (5000, 0.02, 30)
+    assert (c.optimization_steps, c.gd_lr, c.planning_horizon) == (5000, 0.02, 30)
 
 
-def test_both_planners_run_on_a_tiny_rssm_through_its_protocol_fallbacks():
-    """RSSMLatentModel has neither step_std nor encode: the planners build them from its RSSM."""
-    from agents.planners.image_colloc import image_view
-    from agents.planners.platco import step_moments
+def test_both_planners_run_on_a_tiny_rssm_through_its_protocol_extras():
+    """RSSMLatentModel offers step_moments, encode and posterior; the planners use nothing else."""
     from agents.world_model import RSSMLatentModel, WorldModel
 
     config = yaml.safe_load((ROOT / "benchmark/defaults.yaml").read_text())
@@ -227,33 +229,32 @@ def test_both_planners_run_on_a_tiny_rssm_through_its_protocol_fallbacks():
     model = RSSMLatentModel(world)
     feature = tf.random.stateless_normal([3, 12], seed=[0, 1])
     action = tf.random.stateless_uniform([3, 2], seed=[0, 2], minval=-1.0, maxval=1.0)
-    mean, std = step_moments(model, feature, action)
+    mean, std = model.step_moments(feature, action)
     np.testing.assert_allclose(mean.numpy(), model.step(feature, action).numpy(), atol=1e-6)
     assert np.all(std.numpy()[:, :4] >= 0.1) and np.all(std.numpy()[:, 4:] == 0.0)  # prior std; h is exact
 
     # A planned image's latent is what the agent's filter would infer from it.
     image = tf.random.stateless_uniform([3, 64, 64, 3], seed=[0, 3], minval=-0.5, maxval=0.5)
-    view = image_view(model)
     state = {"stoch": feature[:, :4], "deter": feature[:, 4:], "mean": feature[:, :4], "std": tf.ones([3, 4])}
     posterior, _ = world.rssm.obs_step(state, action, world.encoder(image), sample=False)
-    np.testing.assert_allclose(view.posterior(model.step(feature, action), view.encode(image)).numpy(),
+    np.testing.assert_allclose(model.posterior(model.step(feature, action), model.encode(image)).numpy(),
                                world.rssm.mean_feature(posterior).numpy(), atol=1e-5)
 
     class WithoutStepJacobian:  # the same model, differentiated by autodiff instead
-        feature_size, action_size, _model = model.feature_size, model.action_size, world
-        step, reward = model.step, model.reward
+        feature_size, action_size = model.feature_size, model.action_size
+        step, reward, step_moments = model.step, model.reward, model.step_moments
 
     x = tf.concat([feature[:, None], tf.fill([3, 1, 12], 0.2), action[:, None]], -1)  # [m, s, a], 3 pairs
     x = tf.reshape(tf.concat([x, x[:1] + 0.1], 0), [1, 4, 26])
     eps, eta = particle_noise([3, 5, 12], tf.constant([3, 4]))
-    linearised = PLatCo(PlatcoSettings(horizon=3, n_particles=5))
+    linearised = make(PLatCo, planning_horizon=3, n_particles=5)
     args = (tf.constant(x), eps, eta, tf.zeros([3, 12]), tf.ones([1, 3]), tf.ones([1, 3]))
     for analytic, autodiff in zip(linearised._pair_jacobians(model, *args),
                                   linearised._pair_jacobians(WithoutStepJacobian(), *args), strict=True):
         np.testing.assert_allclose(analytic.numpy(), autodiff.numpy(), atol=1e-5)
 
-    for planner in (PLatCo(PlatcoSettings(horizon=3, iterations=2, n_particles=4)),
-                    ImageColloc(ImageCollocSettings(horizon=3, iterations=3))):
+    for planner in (make(PLatCo, planning_horizon=3, optimization_steps=2, n_particles=4),
+                    make(ImageColloc, planning_horizon=3, optimization_steps=3)):
         result = planner.plan(model, feature[:1])
         assert result.actions.shape == (3, 2) and np.all(np.isfinite(result.actions))
         assert result.diagnostics["nonfinite_actions"] == 0 and np.isfinite(result.diagnostics["predicted_return"])

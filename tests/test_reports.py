@@ -392,3 +392,18 @@ def test_empty_database_gives_a_clear_message_and_exit_code_0(database, results_
     assert "No runs in database" in result.stdout and "nothing to report" in result.stdout
     assert "No runs in database" in (out / "index.md").read_text()
     assert (out / "index.html").exists()
+
+
+def test_method_titles_and_colours_come_from_the_registry_files():
+    from benchmark.registry import Registry
+    from reports.presentation import method_colours, method_title
+
+    entries = Registry.load().entries
+    names = [*entries["methods"], *entries["ablations"]]
+    colours = method_colours(names)
+    assert [method_title(name) for name in names] == [
+        (entries["methods"].get(name) or entries["ablations"][name])["title"] for name in names]
+    assert len({colours[name] for name in names}) == len(names)  # one colour per method, all distinct
+    assert method_title("latco_first_order") == "LatCo, first order" and colours["latco"] == "#d62728"
+    assert method_title("not_registered") == "not_registered"
+    assert method_colours(["not_registered"])["not_registered"].startswith("#")

@@ -206,11 +206,11 @@ def test_decoder_first_layer_as_matrix_product_equals_the_transposed_convolution
                                     "image_colloc", "latco_first_order"])
 def test_every_planner_plans_on_a_bfloat16_world_model(method):
     """Planners see float32 features whatever the precision, so each one works under bfloat16."""
-    from agents.registry import PLANNERS
+    from agents.registry import build_planner
 
     config = {**Registry.load().resolve_config("mw_reach", method, "smoke"), "precision": "mixed_bfloat16",
               "planning_horizon": 4, "optimization_steps": 3, "cem_samples": 64, "n_particles": 4}
     model = RSSMLatentModel(WorldModel(config, 4))
-    result = PLANNERS[config["agent"]](config).plan(model, tf.random.normal([1, model.feature_size]))
+    result = build_planner(config).plan(model, tf.random.normal([1, model.feature_size]))
     assert result.actions.shape == (4, 4) and result.actions.dtype == np.float32
     assert result.diagnostics["nonfinite_actions"] == 0 and np.isfinite(result.diagnostics["predicted_return"])

@@ -1,12 +1,24 @@
-"""The interface shared by planners and the helpers they all use."""
+"""The interface shared by planners and the helpers they all use.
+
+Every planner module (``agents/planners/<agent>.py``, named after the config's ``agent``)
+exports ``PLANNER``, a class built as ``PLANNER(PLANNER.Settings.from_config(config), seed)``;
+its settings are a :class:`PlannerSettings` dataclass whose fields are config keys, so the
+defaults live in ``benchmark/defaults.yaml`` only. ``base`` and ``collocation`` are shared
+helpers, not planners.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import tensorflow as tf
+
+SettingsT = TypeVar("SettingsT", bound="PlannerSettings")
 
 
 class LatentModel(Protocol):
@@ -68,15 +80,70 @@ def best_plan(scores: tf.Tensor) -> tf.Tensor:
     return tf.argmax(tf.where(tf.math.is_finite(scores), scores, tf.fill(tf.shape(scores), -np.inf)))
 
 
-def finite_actions(actions: np.ndarray, predicted_return: float = 0.0) -> tuple[np.ndarray, int]:
-    """Replace NaN/Inf actions by zeros (docs/algorithm.md#from-plan-to-action) and count how many entries were bad.
+@dataclass(frozen=True)
+class PlannerSettings:
+    """Base of every planner's settings: each field is a config key of the same name."""
 
-    A non-finite predicted return means the model itself broke down during planning, so the
-    whole plan is distrusted: every action becomes zero and counts as bad. Finite actions are
-    returned as planned, unclipped (see :class:`PlanResult`).
+    @classmethod
+    def from_config(cls: type[SettingsT], config: Mapping[str, Any]) -> SettingsT:
+        """The fields read from a resolved config (extra keys are someone else's)."""
+        return cls(**{f.name: config[f.name] for f in dataclasses.fields(cls)})
+
+    @classmethod
+    def defaults(cls: type[SettingsT], **overrides: Any) -> SettingsT:
+        """``benchmark/defaults.yaml`` with ``overrides``: settings for tests and benchmarks."""
+        from benchmark.config import load_defaults
+
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise TypeError(f"{cls.__name__} has no setting {sorted(unknown)[0]!r}")
+        return cls.from_config({**load_defaults(), **overrides})
+
+
+def plan_result(actions: np.ndarray, predicted_return: float, iterations: int, started: float,
+                diagnostics: Mapping[str, float] | None = None, curves: Mapping[str, np.ndarray] | None = None,
+                features: np.ndarray | None = None) -> PlanResult:
+    """The one rule for non-finite plans, shared by every planner, and the common diagnostics.
+
+    A plan with a NaN/Inf action, or whose predicted return is not finite (the model broke
+    down while planning), is not trusted at all: every action becomes zero (do nothing), as the
+    original LatCo does, and ``nonfinite_actions`` counts the entries replaced (all or none).
+    Finite plans are returned unclipped (see :class:`PlanResult`). ``started`` is the
+    ``time.perf_counter()`` reading at the start of planning.
     """
-    bad = ~np.isfinite(actions) | (not np.isfinite(predicted_return))
-    return np.where(bad, 0.0, actions).astype(np.float32), int(bad.sum())
+    actions = np.asarray(actions, np.float32)
+    broken = not (np.all(np.isfinite(actions)) and np.isfinite(predicted_return))
+    summary = {
+        **{name: float(value) for name, value in (diagnostics or {}).items()},
+        "predicted_return": float(predicted_return), "iterations": float(iterations),
+        "nonfinite_actions": float(actions.size if broken else 0),
+        "plan_seconds": time.perf_counter() - started,
+    }
+    return PlanResult(np.zeros_like(actions) if broken else actions, summary,
+                      {name: np.asarray(curve) for name, curve in (curves or {}).items()}, features)
+
+
+def bound_violation(actions: tf.Tensor) -> tf.Tensor:
+    """max(|a| - 1, 0) elementwise: zero inside the action box (the Gauss-Newton residual)."""
+    return tf.nn.relu(tf.abs(actions) - 1.0)
+
+
+def square_bound_violation(actions: tf.Tensor) -> tf.Tensor:
+    """max(a^2 - 1, 0) elementwise: the original's bound violation for its penalties and duals."""
+    return tf.nn.relu(tf.square(actions) - 1.0)
+
+
+def adam_update(grad, m, v, step, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8):
+    """One Adam step, written out: Keras optimisers cannot be created inside graph loops."""
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * tf.square(grad)
+    update = learning_rate * (m / (1 - beta1**step)) / (tf.sqrt(v / (1 - beta2**step)) + eps)
+    return update, m, v
+
+
+def dual_step_due(iteration: tf.Tensor, every: int) -> tf.Tensor | bool:
+    """Whether the multipliers move after this iteration: every ``every`` (never if <= 0)."""
+    return every > 0 and iteration % every == every - 1
 
 
 class CompiledPerModel:
@@ -96,3 +163,30 @@ class CompiledPerModel:
             self._function = tf.function(self._build(model))
             self._model = model
         return self._function(*args)
+
+
+class ActionShooting:
+    """Shooting over the actions alone (shooting_gd, shooting_gn): the shared plumbing.
+
+    Actions start from N(0, 1), as in the original; subclasses build the optimiser
+    ``optimise(feature [1, F], actions [1, H, A]) -> (actions, per-iteration predicted return)``.
+    """
+
+    Settings: type[PlannerSettings]
+
+    def __init__(self, settings: PlannerSettings, seed: int = 0):
+        self.s = settings
+        self._rng = np.random.default_rng(seed)
+        self._optimise = CompiledPerModel(self._build)
+
+    def _build(self, model: LatentModel):
+        raise NotImplementedError
+
+    def plan(self, model: LatentModel, feature: tf.Tensor) -> PlanResult:
+        started = time.perf_counter()
+        init = self._rng.normal(0.0, 1.0, [1, self.s.planning_horizon, model.action_size]).astype(np.float32)
+        actions, curve = self._optimise(model, feature, tf.constant(init))
+        actions = actions.numpy()[0]
+        predicted = rollout_returns(model, feature, tf.constant(np.clip(actions, -1.0, 1.0)[None]))
+        return plan_result(actions, float(predicted[0]), self.s.optimization_steps, started,
+                           curves={"predicted_return": curve.numpy()})

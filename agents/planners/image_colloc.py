@@ -22,8 +22,7 @@ planned image o_{t+1} is
 i.e. planned images are filtered exactly as real observations are. For the RSSM an image alone
 does not determine the latent (the GRU state h is memory), so the latent is [posterior mean of
 z given h and the image's embedding, h], with h the GRU state that ``step`` predicts from the
-previous latent (:func:`image_view` builds this from ``RSSMLatentModel._model`` when the model
-lacks the methods). As in the original (``imco_trunc_bptt``, docs/algorithm.md#image-collocation) backpropagation
+previous latent (:class:`agents.world_model.RSSMLatentModel` offers all three). As in the original (``imco_trunc_bptt``, docs/algorithm.md#image-collocation) backpropagation
 is truncated at each step: ``step`` is applied to a stop-gradient of the previous latent, so
 the gradient reaching an image or action comes only from the terms of its own step (its latent,
 its reward, its pixel error) and never along the recurrent chain. For a memoryless model (the
@@ -31,13 +30,14 @@ analytic test model: linear decoder, least-squares encoder) each latent depends 
 image only, truncated or not.
 
 Objective, summed over t = 1 .. H and minimised by Adam (``gd_lr``) over images and actions,
-with the LatCo normaliser N = 1 / (mean_t sqrt(lam_t) s_dyn + mean_t sqrt(nu_t) s_act + 1):
+with the LatCo normaliser N = 1 / (mean_t sqrt(lam_t) s_dyn + mean_t sqrt(nu_t) s_act + 1)
+(s_dyn, s_act: ``dyn_loss_scale``, ``act_loss_scale``):
 
     N^2 [ lam_t s_dyn^2 mean_pixels (o_{t+1} - decode(step(f_t, a_t)))^2   (pixel-space dynamics)
         + nu_t s_act^2 ||max(|a_t| - 1, 0)||^2
         + softplus(-reward(f_{t+1}))^2 ]
 
-Multipliers as in latco_first_order: every ``lm_update_every`` steps, gradient ascent
+Multipliers as in latco_first_order (``latco_solver: adam``): every ``lm_update_every`` steps, gradient ascent
 lam_t += lam_lr v_dyn,t, nu_t += nu_lr v_act,t (violations of the plan before that Adam step;
 the curves log the same values), with v_act,t = sum max(a^2 - 1, 0) and v_dyn,t the squared
 pixel error *averaged* over the D = 64 * 64 * 3 values of the image (``dynamics_violation``).
@@ -60,23 +60,27 @@ ablation's 5000 steps takes about 9 minutes.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import tensorflow as tf
 
 from agents.planners.base import (
-    CompiledPerModel,
     LatentModel,
-    PlanResult,
-    best_plan,
-    finite_actions,
+    PlannerSettings,
+    adam_update,
+    bound_violation,
+    dual_step_due,
     rollout_returns,
 )
-from agents.planners.latco import constraint_summary, residual_normaliser
-from agents.planners.shooting import adam_update, bound_violation
+from agents.planners.collocation import (
+    CollocationPlanner,
+    action_violation,
+    finish,
+    new_curves,
+    record,
+    residual_normaliser,
+)
 
 
 class ImageLatentModel(LatentModel, Protocol):
@@ -88,154 +92,101 @@ class ImageLatentModel(LatentModel, Protocol):
 
 
 @dataclass(frozen=True)
-class ImageView:
-    """How a model maps images to latents and back (see the module docstring)."""
-
-    decode: Callable[[tf.Tensor], tf.Tensor]
-    encode: Callable[[tf.Tensor], tf.Tensor]
-    posterior: Callable[[tf.Tensor, tf.Tensor], tf.Tensor] | None = None
-
-
-def image_view(model: LatentModel) -> ImageView:
-    """The model's own ``encode``/``decode``/``posterior``, or the RSSM's, built from ``_model``."""
-    if hasattr(model, "encode") and hasattr(model, "decode"):
-        return ImageView(model.decode, model.encode, getattr(model, "posterior", None))
-    world = getattr(model, "_model", None)
-    if world is not None and hasattr(world, "encoder") and hasattr(world, "rssm") and hasattr(model, "decode"):
-        rssm = world.rssm
-
-        def posterior(prior: tf.Tensor, embedding: tf.Tensor) -> tf.Tensor:
-            """[mean z | h, embed(image), h] with h the deterministic part of the prior feature."""
-            return rssm.mean_feature(rssm.posterior(prior[..., rssm.stoch_size:], embedding, sample=False))
-
-        return ImageView(model.decode, world.encoder, posterior)
-    raise TypeError("image_colloc needs a model with decode() and encode() (or an RSSM view with _model)")
+class ImageCollocSettings(PlannerSettings):
+    planning_horizon: int
+    optimization_steps: int
+    gd_lr: float
+    init_lam: float
+    init_nu: float
+    lm_update_every: int
+    lam_lr: float
+    nu_lr: float
+    dyn_loss_scale: float
+    act_loss_scale: float
+    n_parallel_plans: int
 
 
-@dataclass(frozen=True)
-class ImageCollocSettings:
-    horizon: int
-    iterations: int = 5000
-    learning_rate: float = 0.02
-    init_lam: float = 1.0
-    init_nu: float = 1.0
-    lm_update_every: int = 1
-    lam_lr: float = 1.0
-    nu_lr: float = 100.0
-    dyn_scale: float = 1.0
-    act_scale: float = 1.0
-    parallel_plans: int = 1
-
-    @classmethod
-    def from_config(cls, c: Mapping[str, Any]) -> ImageCollocSettings:
-        return cls(
-            horizon=c["planning_horizon"], iterations=c["optimization_steps"], learning_rate=c["gd_lr"],
-            init_lam=c["init_lam"], init_nu=c["init_nu"], lm_update_every=c["lm_update_every"],
-            lam_lr=c["lam_lr"], nu_lr=c["nu_lr"], dyn_scale=c["dyn_loss_scale"], act_scale=c["act_loss_scale"],
-            parallel_plans=c["n_parallel_plans"],
-        )
-
-
-class ImageColloc:
+class ImageColloc(CollocationPlanner):
     """Collocation over planned images and actions (Adam, gradient ascent on multipliers)."""
 
-    def __init__(self, settings: ImageCollocSettings, seed: int = 0):
-        self.s = settings
-        self._seed = seed
-        self._optimise = CompiledPerModel(self._build)
+    Settings = ImageCollocSettings
+    seed_salt = 13
 
     def _normaliser(self, lam: tf.Tensor, nu: tf.Tensor) -> tf.Tensor:
         """[B, 1]: LatCo's per-plan scale, so growing multipliers do not swamp the reward."""
-        return residual_normaliser(lam, nu, self.s.dyn_scale, self.s.act_scale)[:, None]
+        return residual_normaliser(lam, nu, self.s.dyn_loss_scale, self.s.act_loss_scale)[:, None]
 
     @staticmethod
-    def unroll(model: LatentModel, view: ImageView, observed: tf.Tensor, images: tf.Tensor,
+    def unroll(model: ImageLatentModel, observed: tf.Tensor, images: tf.Tensor,
                actions: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Latents [B, H+1, F] of (o_1, planned images) and predictions decode(step) [B, H, ...].
 
         observed [B, F] is f_1; images [B, H, ...] are o_2 .. o_{H+1}; actions [B, H, A].
         """
-        embeddings = view.encode(images)  # all images at once: the encoder needs no history
+        embeddings = model.encode(images)  # all images at once: the encoder needs no history
+        posterior = getattr(model, "posterior", None)
         latent, latents, priors = observed, [observed], []
         for t in range(images.shape[1]):
             prior = model.step(tf.stop_gradient(latent), actions[:, t])  # truncated BPTT
-            latent = embeddings[:, t] if view.posterior is None else view.posterior(prior, embeddings[:, t])
+            latent = embeddings[:, t] if posterior is None else posterior(prior, embeddings[:, t])
             priors.append(prior)
             latents.append(latent)
-        return tf.stack(latents, 1), view.decode(tf.stack(priors, 1))
+        return tf.stack(latents, 1), model.decode(tf.stack(priors, 1))
 
     def _build(self, model: LatentModel):
         s = self.s
-        view = image_view(model)
+        if not (hasattr(model, "encode") and hasattr(model, "decode")):
+            raise TypeError("image_colloc needs a model with decode() and encode() (agents.planners.image_colloc."
+                            "ImageLatentModel)")
         size, actions_size = model.feature_size, model.action_size
 
         def violations(images, predicted, actions):
             """Pixel violation mean (o - decode(step))^2 and action violation, [B, H] each."""
             v_dyn = tf.reduce_mean(tf.square(images - predicted), axis=tf.range(2, tf.rank(images)))
-            return v_dyn, tf.reduce_sum(tf.nn.relu(tf.square(actions) - 1.0), -1)
+            return v_dyn, action_violation(actions)
 
         def optimise(feature, seed):
-            plans = s.parallel_plans
+            plans, horizon = s.n_parallel_plans, s.planning_horizon
             seeds = tf.random.experimental.stateless_split(seed, 2)
             observed = tf.repeat(feature, plans, axis=0)
-            images = view.decode(tf.random.stateless_normal([plans, s.horizon, size], seed=seeds[0]))
-            actions = tf.random.stateless_normal([plans, s.horizon, actions_size], seed=seeds[1])
+            images = model.decode(tf.random.stateless_normal([plans, horizon, size], seed=seeds[0]))
+            actions = tf.random.stateless_normal([plans, horizon, actions_size], seed=seeds[1])
             initial_returns = rollout_returns(model, observed, tf.clip_by_value(actions, -1.0, 1.0))
-            lam = tf.fill([plans, s.horizon], s.init_lam)
-            nu = tf.fill([plans, s.horizon], s.init_nu)
+            lam = tf.fill([plans, horizon], s.init_lam)
+            nu = tf.fill([plans, horizon], s.init_nu)
             m_images, v_images = tf.zeros_like(images), tf.zeros_like(images)
             m_actions, v_actions = tf.zeros_like(actions), tf.zeros_like(actions)
-            names = ("dynamics_violation", "action_violation", "lambda_mean", "nu_mean", "predicted_reward")
-            curves = {name: tf.TensorArray(tf.float32, s.iterations) for name in names}
-            for i in tf.range(s.iterations):
+            curves = new_curves(s.optimization_steps)
+            for i in tf.range(s.optimization_steps):
                 with tf.GradientTape() as tape:
                     tape.watch([images, actions])
-                    latents, predicted = self.unroll(model, view, observed, images, actions)
+                    latents, predicted = self.unroll(model, observed, images, actions)
                     v_dyn, v_act = violations(images, predicted, actions)
                     bounds = tf.reduce_sum(tf.square(bound_violation(actions)), -1)
                     reward = model.reward(latents[:, 1:])
-                    weighted = (lam * s.dyn_scale**2 * v_dyn + nu * s.act_scale**2 * bounds
+                    weighted = (lam * s.dyn_loss_scale**2 * v_dyn + nu * s.act_loss_scale**2 * bounds
                                 + tf.square(tf.nn.softplus(-reward)))
                     loss = tf.reduce_sum(tf.square(self._normaliser(lam, nu)) * weighted)
                 grad_images, grad_actions = tape.gradient(loss, [images, actions])
                 step = tf.cast(i + 1, tf.float32)
-                update, m_images, v_images = adam_update(grad_images, m_images, v_images, step, s.learning_rate)
+                update, m_images, v_images = adam_update(grad_images, m_images, v_images, step, s.gd_lr)
                 images = images - update
-                update, m_actions, v_actions = adam_update(grad_actions, m_actions, v_actions, step,
-                                                           s.learning_rate)
+                update, m_actions, v_actions = adam_update(grad_actions, m_actions, v_actions, step, s.gd_lr)
                 actions = actions - update
                 # The violations of the plan just differentiated drive the multipliers (as the
                 # original does): re-evaluating the updated plan would cost a third more.
-                if s.lm_update_every > 0 and i % s.lm_update_every == s.lm_update_every - 1:
+                if dual_step_due(i, s.lm_update_every):
                     lam = lam + s.lam_lr * v_dyn
                     nu = nu + s.nu_lr * v_act
-                curves["dynamics_violation"] = curves["dynamics_violation"].write(i, tf.reduce_mean(v_dyn))
-                curves["action_violation"] = curves["action_violation"].write(i, tf.reduce_mean(v_act))
-                curves["lambda_mean"] = curves["lambda_mean"].write(i, tf.reduce_mean(lam))
-                curves["nu_mean"] = curves["nu_mean"].write(i, tf.reduce_mean(nu))
-                curves["predicted_reward"] = curves["predicted_reward"].write(
-                    i, tf.reduce_mean(tf.reduce_sum(model.reward(latents[:, 1:]), 1)))
-            latents, predicted = self.unroll(model, view, observed, images, actions)
+                curves = record(curves, i, dynamics_violation=v_dyn, action_violation=v_act, lambda_mean=lam,
+                                nu_mean=nu, predicted_reward=tf.reduce_sum(reward, 1))
+            latents, predicted = self.unroll(model, observed, images, actions)
             v_dyn, v_act = violations(images, predicted, actions)
-            clipped = tf.clip_by_value(actions, -1.0, 1.0)
-            clipped = tf.where(tf.math.is_finite(clipped), clipped, tf.zeros_like(clipped))
-            returns = rollout_returns(model, observed, clipped)
-            best = best_plan(returns)
-            final = {**constraint_summary(v_dyn[best], v_act[best], lam[best], nu[best]),
-                     "predicted_return": returns[best],
-                     "initial_return": initial_returns[best]}
+            returns = rollout_returns(model, observed, tf.clip_by_value(actions, -1.0, 1.0))
+            best, final = finish(v_dyn, v_act, lam, nu, returns, initial_return=initial_returns)
             return actions[best], latents[best], final, {name: curve.stack() for name, curve in curves.items()}
 
         return optimise
 
-    def plan(self, model: LatentModel, feature: tf.Tensor) -> PlanResult:
-        """Plan from ``feature`` [1, F]: actions [H, A] in [-1, 1], latents of the planned images."""
-        start = time.perf_counter()
-        self._seed += 2
-        actions, latents, final, curves = self._optimise(
-            model, tf.convert_to_tensor(feature, tf.float32), tf.constant([self._seed, 13], tf.int32))
-        diagnostics = {name: float(value) for name, value in final.items()}
-        actions, bad = finite_actions(actions.numpy(), diagnostics["predicted_return"])
-        diagnostics.update(iterations=float(self.s.iterations), nonfinite_actions=float(bad),
-                           plan_seconds=time.perf_counter() - start)
-        return PlanResult(actions, diagnostics, {k: v.numpy() for k, v in curves.items()}, features=latents.numpy())
+
+PLANNER = ImageColloc

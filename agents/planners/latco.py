@@ -13,65 +13,65 @@ Gauss-Newton step (block-tridiagonal solve, agents/gauss_newton.py) and then mov
 multipliers: lam_t <- lam_t (1 + 0.1 log10((v_t + 0.1 eps) / eps)), so satisfied constraints
 relax and violated ones tighten. The same class, configured, gives the ablations
 latco_no_constraint (no dual updates) and latco_no_relax (lam starts at 1e8). The first-order
-ablation is the original's ``collocation_gd`` instead (docs/algorithm.md#latco_first_order): Adam on
--sum r + dyn_scale sum lam ||gap||^2 + act_scale sum nu max(a^2 - 1, 0) with f_1 held at the
-observation, and additive dual steps lam += lam_lr ||gap||^2, nu += nu_lr violation (nu per
-action dimension), no normaliser and no pin residual.
+ablation (``latco_solver: adam``) is the original's ``collocation_gd`` (docs/algorithm.md#latco_first_order): Adam
+(lr ``gd_lr``) on -sum r + s_dyn sum lam ||gap||^2 + s_act sum nu max(a^2 - 1, 0) with f_1
+held at the observation, and additive dual steps lam += lam_lr ||gap||^2, nu += nu_lr
+violation (nu per action dimension), no normaliser and no pin residual. s_dyn and s_act are
+``dyn_loss_scale`` and ``act_loss_scale``.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-import numpy as np
 import tensorflow as tf
 
 from agents.gauss_newton import solve_block_tridiagonal
 from agents.planners.base import (
-    CompiledPerModel,
     LatentModel,
-    PlanResult,
-    best_plan,
-    finite_actions,
+    PlannerSettings,
+    adam_update,
+    bound_violation,
+    dual_step_due,
     rollout_returns,
+    square_bound_violation,
 )
-from agents.planners.shooting import adam_update, bound_violation, dual_step_due, square_bound_violation
+from agents.planners.collocation import (
+    PIN_WEIGHT,
+    CollocationPlanner,
+    action_violation,
+    dual_update,
+    finish,
+    new_curves,
+    record,
+    residual_normaliser,
+)
 
-PIN_WEIGHT = 1000.0
+SOLVERS = ("gauss_newton", "adam")
 
 
 @dataclass(frozen=True)
-class LatcoSettings:
-    horizon: int
-    iterations: int
-    damping: float = 1e-3
-    dyn_threshold: float = 1e-4
-    act_threshold: float = 1e-4
-    init_lam: float = 1.0
-    init_nu: float = 1.0
-    lm_update_every: int = 1
-    dyn_scale: float = 1.0
-    act_scale: float = 1.0
-    parallel_plans: int = 1
-    solver_dtype: str = "float64"
-    first_order: bool = False  # the original's first-order Lagrangian by Adam instead of Gauss-Newton
-    learning_rate: float = 0.05
-    lam_lr: float = 1.0
-    nu_lr: float = 100.0
+class LatcoSettings(PlannerSettings):
+    planning_horizon: int
+    optimization_steps: int
+    latco_solver: str  # gauss_newton (LatCo) | adam (the original's first-order collocation_gd)
+    gn_damping: float
+    solver_dtype: str
+    dyn_threshold: float
+    act_threshold: float
+    init_lam: float
+    init_nu: float
+    lm_update_every: int
+    dyn_loss_scale: float
+    act_loss_scale: float
+    n_parallel_plans: int
+    gd_lr: float  # adam only, as lam_lr and nu_lr
+    lam_lr: float
+    nu_lr: float
 
-    @classmethod
-    def from_config(cls, c: Mapping[str, Any]) -> LatcoSettings:
-        return cls(
-            horizon=c["planning_horizon"], iterations=c["optimization_steps"], damping=c["gn_damping"],
-            dyn_threshold=c["dyn_threshold"], act_threshold=c["act_threshold"], init_lam=c["init_lam"],
-            init_nu=c["init_nu"], lm_update_every=c["lm_update_every"], dyn_scale=c["dyn_loss_scale"],
-            act_scale=c["act_loss_scale"], parallel_plans=c["n_parallel_plans"], solver_dtype=c["solver_dtype"],
-            first_order=c["agent"] == "latco_first_order", learning_rate=c["gd_lr"], lam_lr=c["lam_lr"],
-            nu_lr=c["nu_lr"],
-        )
+    def __post_init__(self) -> None:
+        if self.latco_solver not in SOLVERS:
+            raise ValueError(f"latco_solver must be one of {', '.join(SOLVERS)}; got {self.latco_solver!r}")
 
 
 def dynamics_violation(model: LatentModel, features: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
@@ -83,44 +83,15 @@ def dynamics_violation(model: LatentModel, features: tf.Tensor, actions: tf.Tens
     return tf.reduce_sum(tf.square(gap), -1)
 
 
-def action_violation(actions: tf.Tensor) -> tf.Tensor:
-    """v_act,t = sum max(a_t^2 - 1, 0) for t = 1..H: [B, H+1, A] -> [B, H]."""
-    return tf.reduce_sum(tf.nn.relu(tf.square(actions[:, :-1]) - 1.0), -1)
-
-
-def dual_update(multiplier: tf.Tensor, violation: tf.Tensor, threshold: float) -> tf.Tensor:
-    """Multiplicative update: about x0.9 when satisfied, +10% per decade above the threshold."""
-    return multiplier * (1.0 + 0.1 * tf.math.log((violation + 0.1 * threshold) / threshold) / np.log(10.0))
-
-
-def constraint_summary(v_dyn: tf.Tensor, v_act: tf.Tensor, lam: tf.Tensor, nu: tf.Tensor) -> dict[str, tf.Tensor]:
-    """Scalar diagnostics of the chosen plan's constraints ([H] each): what `plan/*` logs."""
-    return {"dynamics_violation": tf.reduce_mean(v_dyn), "action_violation": tf.reduce_mean(v_act),
-            "lambda_mean": tf.reduce_mean(lam), "lambda_max": tf.reduce_max(lam), "nu_mean": tf.reduce_mean(nu)}
-
-
-def residual_normaliser(lam: tf.Tensor, nu: tf.Tensor, dyn_scale: float, act_scale: float) -> tf.Tensor:
-    """[B]: 1 / (mean sqrt(lam) s_dyn + mean sqrt(nu) s_act + 1), one scale per plan.
-
-    Shared by every collocation planner: as the multipliers grow, the constraint residuals
-    would swamp the reward residual; dividing all residuals by this keeps them balanced.
-    """
-    dyn = tf.reduce_mean(tf.sqrt(lam), 1) * dyn_scale
-    act = tf.reduce_mean(tf.sqrt(nu), 1) * act_scale
-    return 1.0 / (dyn + act + 1.0)
-
-
-class LatCo:
+class LatCo(CollocationPlanner):
     """Deterministic latent collocation planner over the latent-model protocol."""
 
-    def __init__(self, settings: LatcoSettings, seed: int = 0):
-        self.s = settings
-        self._seed = seed
-        self._optimise = CompiledPerModel(self._build)
+    Settings = LatcoSettings
+    seed_salt = 7
 
     # --- residuals -------------------------------------------------------------------
     def _normaliser(self, lam: tf.Tensor, nu: tf.Tensor) -> tf.Tensor:
-        return residual_normaliser(lam, nu, self.s.dyn_scale, self.s.act_scale)[:, None, None]
+        return residual_normaliser(lam, nu, self.s.dyn_loss_scale, self.s.act_loss_scale)[:, None, None]
 
     def _pair_residuals(self, model: LatentModel, x: tf.Tensor, lam: tf.Tensor, nu: tf.Tensor) -> tf.Tensor:
         """All pair residuals [B, H, F + A + 1] of a plan x [B, H+1, F+A]."""
@@ -130,8 +101,8 @@ class LatCo:
         predicted = tf.reshape(
             model.step(current, tf.reshape(actions[:, :-1], [-1, model.action_size])), tf.shape(features[:, 1:])
         )
-        dyn = tf.sqrt(lam)[..., None] * self.s.dyn_scale * (features[:, 1:] - predicted)
-        act = tf.sqrt(nu)[..., None] * self.s.act_scale * bound_violation(actions[:, :-1])
+        dyn = tf.sqrt(lam)[..., None] * self.s.dyn_loss_scale * (features[:, 1:] - predicted)
+        act = tf.sqrt(nu)[..., None] * self.s.act_loss_scale * bound_violation(actions[:, :-1])
         reward = tf.nn.softplus(-model.reward(features[:, 1:]))[..., None]
         return self._normaliser(lam, nu) * tf.concat([dyn, act, reward], -1)
 
@@ -172,8 +143,8 @@ class LatCo:
         actions = x[:, :-1, size:]
         mask = tf.cast(tf.abs(actions) > 1.0, x.dtype)
         s2 = tf.square(self._normaliser(lam, nu))  # [B, 1, 1]
-        l2 = (lam * self.s.dyn_scale**2)[..., None, None]
-        u2 = (nu * self.s.act_scale**2)[..., None]
+        l2 = (lam * self.s.dyn_loss_scale**2)[..., None, None]
+        u2 = (nu * self.s.act_loss_scale**2)[..., None]
         pad_actions = lambda t: tf.pad(t, [[0, 0], [0, 0], [0, width - size]])  # noqa: E731
         eye_f = tf.linalg.diag(tf.concat([tf.ones([size]), tf.zeros([width - size])], 0))
 
@@ -206,8 +177,8 @@ class LatCo:
                           nu: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """The original's first-order Lagrangian (docs/algorithm.md#latco_first_order) and its violations.
 
-        -sum_t reward(f_{t+1}) + dyn_scale sum_t lam_t ||step(f_t, a_t) - f_{t+1}||^2
-        + act_scale sum_{t,a} nu_{t,a} max(a^2 - 1, 0), with f_1 the observed feature (a constant,
+        -sum_t reward(f_{t+1}) + s_dyn sum_t lam_t ||step(f_t, a_t) - f_{t+1}||^2
+        + s_act sum_{t,a} nu_{t,a} max(a^2 - 1, 0), with f_1 the observed feature (a constant,
         not x's first row) and no normaliser. Returns the loss, the gaps [B, H] and the action
         violations [B, H, A].
         """
@@ -216,8 +187,8 @@ class LatCo:
         actions = x[:, :-1, size:]
         gaps = dynamics_violation(model, features, x[..., size:])
         violation = square_bound_violation(actions)
-        loss = (-tf.reduce_sum(model.reward(features[:, 1:])) + self.s.dyn_scale * tf.reduce_sum(lam * gaps)
-                + self.s.act_scale * tf.reduce_sum(nu * violation))
+        loss = (-tf.reduce_sum(model.reward(features[:, 1:])) + self.s.dyn_loss_scale * tf.reduce_sum(lam * gaps)
+                + self.s.act_loss_scale * tf.reduce_sum(nu * violation))
         return loss, gaps, violation
 
     # --- the optimisation ----------------------------------------------------------------
@@ -225,30 +196,29 @@ class LatCo:
         s = self.s
         size, width = model.feature_size, model.feature_size + model.action_size
         dtype = tf.float64 if s.solver_dtype == "float64" else tf.float32
+        adam = s.latco_solver == "adam"
 
         def optimise(feature, seed):
-            plans = s.parallel_plans
+            plans, horizon = s.n_parallel_plans, s.planning_horizon
             # Every entry starts from N(0, 1) but f_1, which starts at the observed feature.
-            noise = tf.random.stateless_normal([plans, s.horizon + 1, width], seed=seed)
+            noise = tf.random.stateless_normal([plans, horizon + 1, width], seed=seed)
             observed = tf.repeat(feature, plans, axis=0)
             first = tf.concat([observed[:, None], noise[:, :1, size:]], -1)
             x = tf.concat([first, noise[:, 1:]], 1)
-            lam = tf.fill([plans, s.horizon], s.init_lam)
-            nu = tf.fill([plans, s.horizon], s.init_nu)
-            if s.first_order:  # one multiplier per action dimension, as the original's nu
-                nu = tf.fill([plans, s.horizon, model.action_size], s.init_nu)
+            lam = tf.fill([plans, horizon], s.init_lam)
+            # Adam: one multiplier per action dimension, as the original's nu.
+            nu = tf.fill([plans, horizon, model.action_size] if adam else [plans, horizon], s.init_nu)
             m_adam, v_adam = tf.zeros_like(x), tf.zeros_like(x)
             v_dyn = dynamics_violation(model, x[..., :size], x[..., size:])
-            v_act = action_violation(x[..., size:])
-            curves = {name: tf.TensorArray(tf.float32, s.iterations) for name in
-                      ("dynamics_violation", "action_violation", "lambda_mean", "nu_mean", "predicted_reward")}
-            for i in tf.range(s.iterations):
-                if s.first_order:
+            v_act = action_violation(x[:, :-1, size:])
+            curves = new_curves(s.optimization_steps)
+            for i in tf.range(s.optimization_steps):
+                if adam:
                     with tf.GradientTape() as tape:
                         tape.watch(x)
                         loss, gaps, violation = self._first_order_loss(model, x, observed, lam, nu)
                     update, m_adam, v_adam = adam_update(tape.gradient(loss, x), m_adam, v_adam,
-                                                         tf.cast(i + 1, tf.float32), s.learning_rate)
+                                                         tf.cast(i + 1, tf.float32), s.gd_lr)
                     # The loss reads f_1 from ``observed``, so x's f_1 has a zero gradient and Adam
                     # leaves it exactly at the observation.
                     x = x - update
@@ -259,42 +229,25 @@ class LatCo:
                         nu = nu + s.nu_lr * violation
                 else:
                     # damping / 2: the original solves (2 J^T J + mu I) d = 2 J^T r.
-                    diag, lower, rhs = self.normal_equations(model, x, lam, nu, observed, s.damping / 2)
+                    diag, lower, rhs = self.normal_equations(model, x, lam, nu, observed, s.gn_damping / 2)
                     delta = solve_block_tridiagonal(tf.cast(diag, dtype), tf.cast(lower, dtype), tf.cast(rhs, dtype))
                     x = x - tf.cast(delta, x.dtype)
                     v_dyn = dynamics_violation(model, x[..., :size], x[..., size:])
-                    v_act = action_violation(x[..., size:])
+                    v_act = action_violation(x[:, :-1, size:])
                     if dual_step_due(i, s.lm_update_every):
                         lam = dual_update(lam, v_dyn, s.dyn_threshold)
                         nu = dual_update(nu, v_act, s.act_threshold)
-                curves["dynamics_violation"] = curves["dynamics_violation"].write(i, tf.reduce_mean(v_dyn))
-                curves["action_violation"] = curves["action_violation"].write(i, tf.reduce_mean(v_act))
-                curves["lambda_mean"] = curves["lambda_mean"].write(i, tf.reduce_mean(lam))
-                curves["nu_mean"] = curves["nu_mean"].write(i, tf.reduce_mean(nu))
-                curves["predicted_reward"] = curves["predicted_reward"].write(
-                    i, tf.reduce_mean(tf.reduce_sum(model.reward(x[:, 1:, :size]), 1)))
-            if s.first_order:  # the final plan's own violations, for the diagnostics
+                curves = record(curves, i, dynamics_violation=v_dyn, action_violation=v_act, lambda_mean=lam,
+                                nu_mean=nu, predicted_reward=tf.reduce_sum(model.reward(x[:, 1:, :size]), 1))
+            if adam:  # the final plan's own violations, for the diagnostics
                 v_dyn = dynamics_violation(model, x[..., :size], x[..., size:])
-                v_act = action_violation(x[..., size:])
-            actions = tf.clip_by_value(x[:, :-1, size:], -1.0, 1.0)
-            actions = tf.where(tf.math.is_finite(actions), actions, tf.zeros_like(actions))
-            returns = rollout_returns(model, observed, actions)
-            best = best_plan(returns)
-            final = {**constraint_summary(v_dyn[best], v_act[best], lam[best], nu[best]),
-                     "predicted_return": returns[best]}
-            return x[best], final, {name: curve.stack() for name, curve in curves.items()}
+                v_act = action_violation(x[:, :-1, size:])
+            actions = x[:, :-1, size:]
+            returns = rollout_returns(model, observed, tf.clip_by_value(actions, -1.0, 1.0))
+            best, final = finish(v_dyn, v_act, lam, nu, returns)
+            return actions[best], x[best, :, :size], final, {name: curve.stack() for name, curve in curves.items()}
 
         return optimise
 
-    def plan(self, model: LatentModel, feature: tf.Tensor) -> PlanResult:
-        start = time.perf_counter()
-        self._seed += 2
-        x, final, curves = self._optimise(model, tf.convert_to_tensor(feature, tf.float32),
-                                          tf.constant([self._seed, 7], tf.int32))
-        x = x.numpy()
-        actions, bad = finite_actions(x[:-1, model.feature_size:])
-        diagnostics = {name: float(value) for name, value in final.items()}
-        diagnostics.update(iterations=float(self.s.iterations), nonfinite_actions=float(bad),
-                           plan_seconds=time.perf_counter() - start)
-        return PlanResult(actions, diagnostics, {k: v.numpy() for k, v in curves.items()},
-                          features=x[:, : model.feature_size])
+
+PLANNER = LatCo

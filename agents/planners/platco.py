@@ -20,12 +20,13 @@ normaliser 1 / (mean_t sqrt(lam_t) s_dyn + mean_t sqrt(nu_t) s_act + 1):
     reward    softplus(-reward(m_{t+1} + sg(|s_{t+1}|) xi)),  xi ~ N(0, I)            (1)
 
 with the particles p_k = m_t + sg(|s_t|) e_k and their stochastic successors
-y_k = step(p_k, a_t) + step_std(p_k, a_t) eta_k, k = 1 .. n_particles (sg = stop-gradient).
+y_k = mean(p_k, a_t) + std(p_k, a_t) eta_k (``step_moments``), k = 1 .. n_particles (sg =
+stop-gradient; s_dyn, s_act are ``dyn_loss_scale``, ``act_loss_scale``).
 As in the original (docs/algorithm.md#platco), the std residual moves only s_{t+1}: the spread of a plan
 is carried forward by moment matching, never shaped through s_t or the predicted std. The
 violation used by the dual update is the mean gap alone, v_t = ||m_{t+1} - mean y||^2, and the
-multipliers move exactly as in LatCo (:func:`agents.planners.latco.dual_update`, threshold
-1e-2 for platco). The plan kept (of ``parallel_plans``) is the one whose actions, clipped to
+multipliers move exactly as in LatCo (:func:`agents.planners.collocation.dual_update`, threshold
+1e-2 for platco). The plan kept (of ``n_parallel_plans``) is the one whose actions, clipped to
 [-1, 1], have the best mean return over n_particles stochastic rollouts.
 
 Choices (and why):
@@ -56,94 +57,82 @@ steps were stable in every test; Adam was not needed, and would need hundreds of
 rather than the protocol's 50. The pair Jacobian w.r.t. x_t is by default that of the
 linearised (delta-method) moment propagation, see :meth:`PLatCo._linearised_jacobians`;
 differentiating through every particle (``exact_jacobian=True``) costs about n_particles times
-more. Measured on a paper-size RSSM (F = 230, 50 particles, one core): exact 8.4 s per
-iteration and 6.3 GB at H = 10; linearised 0.5 s per iteration at H = 20, ~25 s per plan
-(LatCo: ~0.03 s per iteration). On the lottery test model (tests/test_platco_image_colloc.py)
-PLatCo chose the safe goal for 13 of 14 seeds linearised and 14 of 14 exact, where LatCo chose
-the risky one for 14 of 14.
+more. Measured on a paper-size RSSM (F = 230, 50 particles, one core), when the std residual
+was still differentiated w.r.t. x_t: exact 8.4 s per iteration and 6.3 GB at H = 10;
+linearised 0.5 s per iteration at H = 20, ~25 s per plan (LatCo: ~0.03 s per iteration); the
+linearised Jacobian now needs the step's Jacobian only, so it costs less. On the lottery test
+model (tests/test_platco_image_colloc.py) PLatCo chose the safe goal for 13 of 14 seeds
+linearised and 12 of 14 exact, where LatCo chose the risky one for 14 of 14.
 
-Protocol extension: an optional ``step_std(feature [B, F], action [B, A]) -> [B, F]``, the
-standard deviation of the model's transition noise around ``step`` (for an RSSM, the prior
-std for the stochastic part and 0 for the deterministic part). A model without it is read as
-an RSSM view if it exposes ``_model.rssm`` (as :class:`agents.world_model.RSSMLatentModel`
-does), and as noise-free otherwise (then PLatCo plans like LatCo with spread-tracking).
+Protocol extension: an optional ``step_moments(feature [B, F], action [B, A]) -> (mean, std)``,
+``step`` and the standard deviation of the model's transition noise around it, [B, F] each,
+in one pass (:class:`agents.world_model.RSSMLatentModel`: the prior's std for the stochastic
+part, 0 for the GRU state). A model without it is noise-free (then PLatCo plans like LatCo
+with spread-tracking).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import tensorflow as tf
 
 from agents.gauss_newton import gauss_newton_step
-from agents.planners.base import (
-    CompiledPerModel,
-    LatentModel,
-    PlanResult,
-    best_plan,
-    finite_actions,
-    rollout_returns,
+from agents.planners.base import LatentModel, PlannerSettings, bound_violation, dual_step_due, rollout_returns
+from agents.planners.collocation import (
+    PIN_WEIGHT,
+    CollocationPlanner,
+    action_violation,
+    dual_update,
+    finish,
+    new_curves,
+    record,
+    residual_normaliser,
 )
-from agents.planners.latco import PIN_WEIGHT, constraint_summary, dual_update, residual_normaliser
-from agents.planners.shooting import bound_violation
 
 STD_FLOOR = 1e-12  # added to particle variances so sqrt stays differentiable at zero spread
 
 
 class StochasticLatentModel(LatentModel, Protocol):
-    """A latent model with transition noise: next ~ N(step(f, a), diag(step_std(f, a)^2))."""
+    """A latent model with transition noise: next ~ N(mean, diag(std^2)) = step_moments(f, a)."""
 
-    def step_std(self, feature: tf.Tensor, action: tf.Tensor) -> tf.Tensor: ...
+    def step_moments(self, feature: tf.Tensor, action: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]: ...
 
 
 @dataclass(frozen=True)
-class PlatcoSettings:
-    horizon: int
-    iterations: int = 50
-    damping: float = 1e-3
-    dyn_threshold: float = 1e-2
-    act_threshold: float = 1e-2
-    init_lam: float = 1.0
-    init_nu: float = 1.0
-    lm_update_every: int = 1
-    dyn_scale: float = 1.0
-    act_scale: float = 1.0
-    init_std: float = 1e-6
-    n_particles: int = 50
-    parallel_plans: int = 1
-    solver_dtype: str = "float64"
-    exact_jacobian: bool = False  # differentiate through every particle (small models only)
+class PlatcoSettings(PlannerSettings):
+    planning_horizon: int
+    optimization_steps: int
+    gn_damping: float
+    solver_dtype: str
+    dyn_threshold: float
+    act_threshold: float
+    init_lam: float
+    init_nu: float
+    lm_update_every: int
+    dyn_loss_scale: float
+    act_loss_scale: float
+    n_parallel_plans: int
+    init_std: float
+    n_particles: int
+    exact_jacobian: bool  # differentiate through every particle (small models only)
 
-    @classmethod
-    def from_config(cls, c: Mapping[str, Any]) -> PlatcoSettings:
-        return cls(
-            horizon=c["planning_horizon"], iterations=c["optimization_steps"], damping=c["gn_damping"],
-            dyn_threshold=c["dyn_threshold"], act_threshold=c["act_threshold"], init_lam=c["init_lam"],
-            init_nu=c["init_nu"], lm_update_every=c["lm_update_every"], dyn_scale=c["dyn_loss_scale"],
-            act_scale=c["act_loss_scale"], init_std=c["init_std"], n_particles=c["n_particles"],
-            parallel_plans=c["n_parallel_plans"], solver_dtype=c["solver_dtype"],
-        )
+    def __post_init__(self) -> None:
+        if self.n_particles < 2:
+            raise ValueError("platco needs n_particles >= 2 to estimate a standard deviation")
 
 
 def step_moments(model: LatentModel, feature: tf.Tensor, action: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Mean and std of the next feature, [B, F] each, for features [B, F] and actions [B, A].
 
-    Uses the model's ``step_std`` when it has one; for the RSSM view (no ``step_std``, but
-    ``_model.rssm``) the prior's std for z and 0 for the GRU state h, computed in the same pass
-    as the mean so the GRU runs once; otherwise zero noise.
+    The model's own ``step_moments`` (:class:`StochasticLatentModel`); a model without it is
+    deterministic: zero noise around ``step``.
     """
-    if hasattr(model, "step_std"):
-        return model.step(feature, action), model.step_std(feature, action)
-    rssm = getattr(getattr(model, "_model", None), "rssm", None)
-    if rssm is None:
-        mean = model.step(feature, action)
-        return mean, tf.zeros_like(mean)
-    stoch, deter = tf.split(feature, [rssm.stoch_size, rssm.deter_size], -1)
-    prior = rssm.img_step({"stoch": stoch, "deter": deter}, action, sample=False)
-    return rssm.mean_feature(prior), tf.concat([prior["std"], tf.zeros_like(prior["deter"])], -1)
+    if hasattr(model, "step_moments"):
+        return model.step_moments(feature, action)
+    mean = model.step(feature, action)
+    return mean, tf.zeros_like(mean)
 
 
 def particle_noise(shape: tf.Tensor | list, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -168,20 +157,16 @@ def particle_noise(shape: tf.Tensor | list, seed: tf.Tensor) -> tuple[tf.Tensor,
     return eps, eta
 
 
-class PLatCo:
+class PLatCo(CollocationPlanner):
     """Probabilistic latent collocation planner (Gauss-Newton, moment matching, dual updates)."""
 
-    def __init__(self, settings: PlatcoSettings, seed: int = 0):
-        if settings.n_particles < 2:
-            raise ValueError("platco needs n_particles >= 2 to estimate a standard deviation")
-        self.s = settings
-        self._seed = seed
-        self._optimise = CompiledPerModel(self._build)
+    Settings = PlatcoSettings
+    seed_salt = 11
 
     # --- residuals -------------------------------------------------------------------
     def _normaliser(self, lam: tf.Tensor, nu: tf.Tensor) -> tf.Tensor:
         """[B, 1]: LatCo's per-plan scale, so growing multipliers do not swamp the reward."""
-        return residual_normaliser(lam, nu, self.s.dyn_scale, self.s.act_scale)[:, None]
+        return residual_normaliser(lam, nu, self.s.dyn_loss_scale, self.s.act_loss_scale)[:, None]
 
     def _particle_moments(self, model: LatentModel, current: tf.Tensor, eps: tf.Tensor,
                           eta: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -212,8 +197,8 @@ class PLatCo:
         size = model.feature_size
         moment_mean, moment_std = self._particle_moments(model, current, eps, eta)
         mean_next, std_next = following[:, :size], tf.abs(following[:, size:2 * size])
-        dyn = tf.sqrt(lam) * self.s.dyn_scale * tf.concat([mean_next - moment_mean, std_next - moment_std], -1)
-        act = tf.sqrt(nu) * self.s.act_scale * bound_violation(current[:, 2 * size:])
+        dyn = tf.sqrt(lam) * self.s.dyn_loss_scale * tf.concat([mean_next - moment_mean, std_next - moment_std], -1)
+        act = tf.sqrt(nu) * self.s.act_loss_scale * bound_violation(current[:, 2 * size:])
         reward = tf.nn.softplus(-model.reward(mean_next + tf.stop_gradient(std_next) * xi))[:, None]
         return scale * tf.concat([dyn, act, reward], -1)
 
@@ -278,8 +263,8 @@ class PLatCo:
             tape.watch(sample)
             reward = model.reward(sample)
         reward_grad = tape.gradient(reward, sample)  # [N, F]
-        c_dyn = tf.sqrt(lam) * self.s.dyn_scale
-        c_act = tf.sqrt(nu) * self.s.act_scale
+        c_dyn = tf.sqrt(lam) * self.s.dyn_loss_scale
+        c_act = tf.sqrt(nu) * self.s.act_loss_scale
         residual = scale * tf.concat([
             c_dyn * (mean_next - moment_mean), c_dyn * (tf.abs(scale_next) - moment_std),
             c_act * bound_violation(action), tf.nn.softplus(-reward)[:, None]], -1)
@@ -319,8 +304,7 @@ class PLatCo:
         moment_mean, _ = self._particle_moments(model, tf.reshape(x[:, :-1], [-1, width]), eps, eta)
         gap = tf.reshape(x[:, 1:, :size], [-1, size]) - moment_mean
         v_dyn = tf.reshape(tf.reduce_sum(tf.square(gap), -1), [batch, pairs])
-        v_act = tf.reduce_sum(tf.nn.relu(tf.square(x[:, :-1, 2 * size:]) - 1.0), -1)
-        return v_dyn, v_act
+        return v_dyn, action_violation(x[:, :-1, 2 * size:])
 
     # --- the optimisation ----------------------------------------------------------------
     def _build(self, model: LatentModel):
@@ -333,16 +317,16 @@ class PLatCo:
             plans, particles = tf.shape(actions)[0], s.n_particles
             feature = tf.repeat(observed, particles, axis=0)
             repeated = tf.repeat(actions, particles, axis=0)
-            noise = tf.random.stateless_normal([s.horizon, plans * particles, size], seed=seed)
+            noise = tf.random.stateless_normal([s.planning_horizon, plans * particles, size], seed=seed)
             total = tf.zeros([plans * particles])
-            for t in range(s.horizon):
+            for t in range(s.planning_horizon):
                 mean, std = step_moments(model, feature, repeated[:, t])
                 feature = mean + std * noise[t]
                 total += model.reward(feature)
             return tf.reduce_mean(tf.reshape(total, [plans, particles]), 1)
 
         def optimise(feature, seed):
-            plans, pairs = s.parallel_plans, s.horizon
+            plans, pairs = s.n_parallel_plans, s.planning_horizon
             seeds = tf.random.experimental.stateless_split(seed, 4)
             init = tf.random.stateless_normal([plans, pairs + 1, size + actions_size], seed=seeds[0])
             observed = tf.repeat(feature, plans, axis=0)
@@ -351,58 +335,38 @@ class PLatCo:
             x = tf.concat([means, scales, init[..., size:]], -1)
             shape = [plans * pairs, s.n_particles, size]
             eps, eta = particle_noise(shape, seeds[1])
-            xis = tf.random.stateless_normal([s.iterations, plans * pairs, size], seed=seeds[2])
+            xis = tf.random.stateless_normal([s.optimization_steps, plans * pairs, size], seed=seeds[2])
             lam = tf.fill([plans, pairs], s.init_lam)
             nu = tf.fill([plans, pairs], s.init_nu)
             # r_0 = 1000 [m_1 - observed, s_1 - init_std] pins the first belief.
             pin = tf.concat([tf.eye(2 * size), tf.zeros([2 * size, actions_size])], 1)
             first_jac = tf.tile(PIN_WEIGHT * pin[None], [plans, 1, 1])
             v_dyn, v_act = self._violations(model, x, eps, eta)
-            names = ("dynamics_violation", "action_violation", "lambda_mean", "nu_mean", "predicted_reward",
-                     "std_mean")
-            curves = {name: tf.TensorArray(tf.float32, s.iterations) for name in names}
-            for i in tf.range(s.iterations):
+            curves = new_curves(s.optimization_steps, ("std_mean",))
+            for i in tf.range(s.optimization_steps):
                 first_residual = PIN_WEIGHT * tf.concat(
                     [x[:, 0, :size] - observed, x[:, 0, size:2 * size] - s.init_std], -1)
                 residual, jac_current, jac_next = self._pair_jacobians(model, x, eps, eta, xis[i], lam, nu)
-                delta = gauss_newton_step(jac_current, jac_next, residual, s.damping / 2, first_jac,
+                delta = gauss_newton_step(jac_current, jac_next, residual, s.gn_damping / 2, first_jac,
                                           first_residual, dtype=dtype)
                 x = x - delta
                 v_dyn, v_act = self._violations(model, x, eps, eta)
-                if s.lm_update_every > 0 and i % s.lm_update_every == s.lm_update_every - 1:
+                if dual_step_due(i, s.lm_update_every):
                     lam = dual_update(lam, v_dyn, s.dyn_threshold)
                     nu = dual_update(nu, v_act, s.act_threshold)
-                curves["dynamics_violation"] = curves["dynamics_violation"].write(i, tf.reduce_mean(v_dyn))
-                curves["action_violation"] = curves["action_violation"].write(i, tf.reduce_mean(v_act))
-                curves["lambda_mean"] = curves["lambda_mean"].write(i, tf.reduce_mean(lam))
-                curves["nu_mean"] = curves["nu_mean"].write(i, tf.reduce_mean(nu))
-                curves["predicted_reward"] = curves["predicted_reward"].write(
-                    i, tf.reduce_mean(tf.reduce_sum(model.reward(x[:, 1:, :size]), 1)))
-                curves["std_mean"] = curves["std_mean"].write(i, tf.reduce_mean(tf.abs(x[:, 1:, size:2 * size])))
-            actions = tf.clip_by_value(x[:, :-1, 2 * size:], -1.0, 1.0)
-            actions = tf.where(tf.math.is_finite(actions), actions, tf.zeros_like(actions))
-            returns = rollout_returns(model, observed, actions)
+                curves = record(curves, i, dynamics_violation=v_dyn, action_violation=v_act, lambda_mean=lam,
+                                nu_mean=nu, predicted_reward=tf.reduce_sum(model.reward(x[:, 1:, :size]), 1),
+                                std_mean=tf.abs(x[:, 1:, size:2 * size]))
+            actions = x[:, :-1, 2 * size:]
+            executed = tf.clip_by_value(actions, -1.0, 1.0)
+            returns = rollout_returns(model, observed, executed)
             # The plan kept is the best under the stochastic model (as the original does).
-            expected = expected_returns(observed, actions, seeds[3])
-            best = best_plan(expected)
-            final = {**constraint_summary(v_dyn[best], v_act[best], lam[best], nu[best]),
-                     "predicted_return": returns[best],
-                     "expected_return": expected[best],
-                     "std_mean": tf.reduce_mean(tf.abs(x[best, 1:, size:2 * size]))}
-            return x[best], final, {name: curve.stack() for name, curve in curves.items()}
+            expected = expected_returns(observed, executed, seeds[3])
+            best, final = finish(v_dyn, v_act, lam, nu, returns, expected, expected_return=expected,
+                                 std_mean=tf.reduce_mean(tf.abs(x[:, 1:, size:2 * size]), [1, 2]))
+            return actions[best], x[best, :, :size], final, {name: curve.stack() for name, curve in curves.items()}
 
         return optimise
 
-    def plan(self, model: LatentModel, feature: tf.Tensor) -> PlanResult:
-        """Plan from ``feature`` [1, F]: actions [H, A] in [-1, 1], planned means as features."""
-        start = time.perf_counter()
-        self._seed += 2
-        x, final, curves = self._optimise(model, tf.convert_to_tensor(feature, tf.float32),
-                                          tf.constant([self._seed, 11], tf.int32))
-        x = x.numpy()
-        size = model.feature_size
-        diagnostics = {name: float(value) for name, value in final.items()}
-        actions, bad = finite_actions(x[:-1, 2 * size:], diagnostics["predicted_return"])
-        diagnostics.update(iterations=float(self.s.iterations), nonfinite_actions=float(bad),
-                           plan_seconds=time.perf_counter() - start)
-        return PlanResult(actions, diagnostics, {k: v.numpy() for k, v in curves.items()}, features=x[:, :size])
+
+PLANNER = PLatCo
