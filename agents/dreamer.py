@@ -15,7 +15,7 @@ and queries the actor. Each training update
 The actor-critic part (:class:`ActorCritic`) only needs a differentiable
 :class:`LatentDynamics` (``step``, ``feature``, ``reward``), so it can be tested on small
 analytic problems without images; the agent plugs in :class:`RSSMImagination`.
-Defaults (protocol.md 4.1): actor and value lr 8e-5, horizon 15, gamma 0.99, lambda 0.95,
+Defaults (docs/algorithm.md#dreamer): actor and value lr 8e-5, horizon 15, gamma 0.99, lambda 0.95,
 tanh-Normal actor with initial std 5, gradients clipped to global norm 100.
 """
 

@@ -55,7 +55,7 @@ def play_episode(env, agent: Agent, training: bool, on_step: Callable[[int], Non
     }
     summary = {
         "return": float(np.sum(rewards)),
-        # Episode success = any success in the episode (protocol.md 3.5).
+        # Episode success = any success in the episode (docs/protocol.md#success).
         "success": float(np.any(successes)),
         "length": float(len(actions) - 1),
         "env_steps": env_steps,
@@ -104,7 +104,7 @@ def train_and_evaluate(
     if resume is None and config["prefill"] <= 0 and replay.episodes:
         # The first training call (``pretrain`` updates) comes at step ``prefill``; with no
         # prefill and offline data that is before the first step, so the agent plans from
-        # step 0 (the original README's fine-tune schedule, protocol.md 7.3).
+        # step 0 (the original README's fine-tune schedule, docs/protocol.md#offline-data).
         for name, value in agent.train(replay, config["pretrain"]).items():
             log(f"train/{name}", value, 0)
         state.trained_once = True

@@ -2,7 +2,7 @@
 
 Acting: filter the observation into the current feature, plan when the cached actions run
 out, execute the first ``mpc_steps`` actions of each plan (cache flushed on reset), add
-Gaussian noise of std ``expl_noise`` while training. As in the original (protocol.md 7.4) the
+Gaussian noise of std ``expl_noise`` while training. As in the original (docs/algorithm.md#from-plan-to-action) the
 noise is added to the plan's own action, which may lie outside [-1, 1], and the sum is clipped;
 test episodes execute the clipped plan action. Until the first model update (the random
 prefill) it acts uniformly at random, as the original does.

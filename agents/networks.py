@@ -2,7 +2,7 @@
 
 Keras 3 only tracks variables of Keras containers, so every network is a ``keras.Layer``
 (a plain ``tf.Module`` holding layers would lose its variables in checkpoints).
-Images are 64x64x3, preprocessed to ``x / 255 - 0.5`` (protocol.md 3.1).
+Images are 64x64x3, preprocessed to ``x / 255 - 0.5`` (docs/protocol.md#observations-and-actions).
 
 Every network returns float32 whatever its Keras dtype policy: under ``mixed_bfloat16`` the
 products inside run in bfloat16, but what leaves a network (embeddings, images, rewards) is

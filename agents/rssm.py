@@ -2,7 +2,7 @@
 
 A state is a dict ``{mean, std, stoch, deter}``: ``deter`` is the GRU state h_t, ``stoch``
 a sample z_t of the Gaussian N(mean, std). The feature a planner sees is [z_t, h_t]
-(stoch + deter wide, 230 at paper sizes). See latco.md, "The world model".
+(stoch + deter wide, 230 at paper sizes). See docs/algorithm.md#the-world-model.
 
     prior  ("imagine"): h_{t+1} = GRU(h_t, MLP([z_t, a_t])),  p(z_{t+1} | h_{t+1})
     posterior ("observe"):                                      q(z_t | h_t, embed(o_t))

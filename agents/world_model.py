@@ -1,10 +1,10 @@
 """The world model every method learns: RSSM + image encoder/decoder + reward head.
 
-Loss (latco.md): kl_scale * max(KL(posterior || prior), free_nats) - log p(image) - log p(reward),
+Loss (docs/algorithm.md#the-world-model): kl_scale * max(KL(posterior || prior), free_nats) - log p(image) - log p(reward),
 unit-variance Gaussians for image and reward; Adam with global-norm gradient clipping.
 The planners never see this class, only its :class:`LatentModel` view (``latent_model``).
 
-Reward normalisation (``reward_norm``, protocol.md 7.2): on dense MetaWorld the original trains
+Reward normalisation (``reward_norm``, docs/protocol.md#reward-normalisation): on dense MetaWorld the original trains
 the reward head on (r - m) / s, m and s exponential moving averages (rate 0.01 per update, from
 0 and 1) of the batch mean and std of the raw reward, so the planners optimise the normalised
 prediction. The averages are tracked on every update and saved with the model.
@@ -142,7 +142,7 @@ class WorldModel(keras.Model):
 
 
 class RSSMLatentModel:
-    """The latent-model protocol (latco.md) over a trained :class:`WorldModel`.
+    """The latent-model protocol (docs/algorithm.md#the-latent-model-protocol) over a trained :class:`WorldModel`.
 
     ``step(feature [B, F], action [B, A]) -> next mean feature [B, F]``,
     ``reward(feature [..., F]) -> [...]``. Both are differentiable, so planners can take
@@ -212,7 +212,7 @@ class Filter:
     """Online filtering of observations into the current feature, one step at a time.
 
     This is ``initial_feature(observation history)`` of the latent-model protocol, kept
-    incremental so each decision costs one posterior step. Like the original (protocol.md 7.4)
+    incremental so each decision costs one posterior step. Like the original (docs/algorithm.md#the-latent-model-protocol)
     it samples z from each posterior, feeds the sample to the next GRU step and returns
     [sample, h] to plan from; ``sample=False`` keeps the posterior means instead (the
     ``filter_sample: false`` variant). The noise comes from its own generator seeded by

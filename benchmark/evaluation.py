@@ -73,7 +73,7 @@ def _evaluate(config: dict[str, Any], run, run_dir: Path, checkpoint: Path, epis
     from agents.registry import build_agent
     from envs.isolated import IsolatedEnv
 
-    # Fresh start states, same task: the goal does not depend on the seed (protocol.md 7.1).
+    # Fresh start states, same task: the goal does not depend on the seed (docs/protocol.md#start-states-and-goals).
     env = IsolatedEnv(config, seed=config["seed"] + 20_000)
     agent = build_agent(config, env.action_space.shape[0])
     agent.restore(checkpoint)

@@ -1,6 +1,6 @@
 """DeepMind Control Suite tasks as gymnasium environments with 64x64 image observations.
 
-Protocol (protocol.md 3.2-3.3): camera 0 (quadruped: camera 2), action repeat 2 and 1000
+Protocol (docs/protocol.md#tasks, docs/protocol.md#cameras): camera 0 (quadruped: camera 2), action repeat 2 and 1000
 environment steps per episode, both applied by the suite's wrappers. DMC rewards are dense,
 so ``info['success']`` is always False: DMC tasks are reported by return.
 """

@@ -1,4 +1,4 @@
-"""The pointmass arena of the original's lottery (``pointmass_prob.xml``, protocol.md 7.5).
+"""The pointmass arena of the original's lottery (``pointmass_prob.xml``, docs/protocol.md#pointmass-lottery).
 
 Shared by the lottery and ``pm_reach``, which differ only in their goal regions and payoffs.
 The physics is the original's: a sphere on two slide joints in [-1, 1] (damping 10,

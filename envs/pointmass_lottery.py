@@ -1,4 +1,4 @@
-"""The pointmass "lottery" (protocol.md 3.10, 7.5) in the original's arena.
+"""The pointmass "lottery" (docs/protocol.md#pointmass-lottery) in the original's arena.
 
 Two goals of radius 0.25 at the original's positions: the risky goal (``target1``, the
 code's "bottom") at (-0.8, 0.7) pays +2 with probability 0.8 and -10 otherwise (expected

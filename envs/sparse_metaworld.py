@@ -1,6 +1,6 @@
 """Sparse MetaWorld on MetaWorld 3.x: the environment's default task, 64x64 images, reward = success.
 
-Reproduces the original fork's set-up (protocol.md 3.2, 3.5, 7.1). The original built its
+Reproduces the original fork's set-up (docs/protocol.md#start-states-and-goals). The original built its
 MetaWorld v2 envs with ``random_init = False``, so the goal and the fixed object placement
 were the environment's defaults, the same for every seed and for training and test episodes.
 MetaWorld 3.x has no ``random_init``: its reset always reads a "random vector" (object
@@ -8,7 +8,7 @@ position, goal), so that vector is frozen here to the defaults the v2 path used 
 ``init_config`` and ``goal``). Each reset then applies the original wrapper's per-task
 randomisation of the initial state (hand, object, drawer, ...), drawn from the env's own
 generator. Per-step success is MetaWorld 3.x's ``info['success']``; its thresholds are those
-of v3, which differ slightly from the v2 fork's (protocol.md 3.5 lists the old ones).
+of v3, which differ slightly from the v2 fork's (docs/protocol.md#success lists the old ones).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ DRAWER_OPENING = (0.07, 0.15)
 
 
 def _window_hand(env: Any, rng: np.random.Generator) -> None:
-    """Hand placed relative to the handle of a window opened by s (protocol.md 7.1)."""
+    """Hand placed relative to the handle of a window opened by s (docs/protocol.md#start-states-and-goals)."""
     env._episode_opening = rng.uniform(*WINDOW_OPENING)
     offset = rng.uniform((-0.15, -0.3, -0.15), (0.15, 0.0, 0.15))
     env.hand_init_pos = env._default_object + np.array([env._episode_opening, -0.1, 0.05]) + offset

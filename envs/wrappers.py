@@ -17,7 +17,7 @@ class ActionRepeat(gym.Wrapper):
     """Repeat each action ``repeat`` times; sum the rewards, report the last sub-step's info.
 
     The success flag is the last sub-step's, as in the original (its info was the last
-    sub-step's), so the sparse reward built on it is in {0, 1} (protocol.md 7.2). Stops
+    sub-step's), so the sparse reward built on it is in {0, 1} (docs/protocol.md#success). Stops
     early when the episode ends inside the repeat, so no step is taken past the end.
     ``info['env_steps']`` counts the underlying environment steps actually taken.
     """

@@ -1,6 +1,6 @@
 """The report's statistics, as small pure functions on numpy arrays and pandas frames.
 
-Conventions follow the original release (protocol.md 1.3 and 3.7) so reproduced numbers are
+Conventions follow the original release (docs/protocol.md#reporting) so reproduced numbers are
 comparable with the paper's:
 
 * final performance of a run: the mean of its last 10 training episodes (``eval_episodes.py``);

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from benchmark.registry import Registry
 
 # Families: which metric headlines a task, how it is printed and how it is normalised for
-# the cross-task aggregates (protocol.md 1.3: MetaWorld success in %, DMC return).
+# the cross-task aggregates (docs/protocol.md#reporting: MetaWorld success in %, DMC return).
 HEADLINE_METRIC = {"metaworld": "success", "dmc": "return", "pointmass": "return"}
 # A task may name its own headline with the config key ``score_metric`` (e.g. pm_reach: success).
 FAMILY_TITLE = {"metaworld": "MetaWorld", "dmc": "DeepMind Control", "pointmass": "Pointmass"}

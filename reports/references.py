@@ -1,6 +1,6 @@
 """Published numbers the user types in, shown beside the reproduced ones in the tables.
 
-The paper's numbers are not available to the suite (protocol.md 1.1), so the file ships empty;
+The paper's numbers are not available to the suite (docs/protocol.md#paper-numbers), so the file ships empty;
 see ``benchmark/reference_numbers.yaml`` for the format. Values are in the table's units:
 success in percent (67 for 67%), returns as returns.
 """

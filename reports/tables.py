@@ -1,6 +1,6 @@
 """Tables as data (cells with text and emphasis) and their Markdown, LaTeX (booktabs) and HTML forms.
 
-Layout and number format follow the original's ``eval_episodes.py`` (protocol.md 1.3): one row
+Layout and number format follow the original's ``eval_episodes.py`` (docs/protocol.md#reporting): one row
 per method, one column per task; MetaWorld cells ``"67 ± 9%"`` (success), DeepMind Control
 cells ``"812 ± 12"`` (return), both mean ± standard error across seeds. The best mean of each
 task is bold. Marks: † the cell includes unfinished runs; ‡ the cell has another number of

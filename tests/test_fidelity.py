@@ -1,4 +1,4 @@
-"""The original's behaviour where ours used to differ (protocol.md 7.2 and 7.4), item by item.
+"""The original's behaviour where ours used to differ (docs/protocol.md#rewards, docs/algorithm.md#from-plan-to-action), item by item.
 
 Each test runs the real world model, agent or planner (small analytic latent models for the
 planners, a tiny RSSM where the recurrent state matters) and asserts the original's rule.

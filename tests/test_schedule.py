@@ -1,4 +1,4 @@
-"""The training schedule with offline data: the original's two variants (protocol.md 7.3).
+"""The training schedule with offline data: the original's two variants (docs/protocol.md#offline-data).
 
 The loop drives a real pointmass environment (in a child process, as in a run) and an agent
 that acts at random and records when it is trained, so the schedule itself is what is checked.

@@ -22,7 +22,7 @@ SettingsT = TypeVar("SettingsT", bound="PlannerSettings")
 
 
 class LatentModel(Protocol):
-    """What a planner may ask of a model (latco.md, "The world model").
+    """What a planner may ask of a model (docs/algorithm.md#the-latent-model-protocol).
 
     ``step(feature [B, F], action [B, A]) -> mean next feature [B, F]`` and
     ``reward(feature [..., F]) -> [...]`` must be differentiable TensorFlow functions.

@@ -22,7 +22,7 @@ planned image o_{t+1} is
 i.e. planned images are filtered exactly as real observations are. For the RSSM an image alone
 does not determine the latent (the GRU state h is memory), so the latent is [posterior mean of
 z given h and the image's embedding, h], with h the GRU state that ``step`` predicts from the
-previous latent (:class:`agents.world_model.RSSMLatentModel` offers all three). As in the original (``imco_trunc_bptt``, protocol.md 7.4) backpropagation
+previous latent (:class:`agents.world_model.RSSMLatentModel` offers all three). As in the original (``imco_trunc_bptt``, docs/algorithm.md#image-collocation) backpropagation
 is truncated at each step: ``step`` is applied to a stop-gradient of the previous latent, so
 the gradient reaching an image or action comes only from the terms of its own step (its latent,
 its reward, its pixel error) and never along the recurrent chain. For a memoryless model (the

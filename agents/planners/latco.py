@@ -1,4 +1,4 @@
-"""LatCo: latent collocation by Gauss-Newton steps and multiplicative dual updates (latco.md).
+"""LatCo: latent collocation by Gauss-Newton steps and multiplicative dual updates (docs/algorithm.md#latco-objective).
 
 The plan is X = (x_1 .. x_{H+1}), x_t = [f_t, a_t] (feature, action). For each consecutive
 pair three residual groups, all scaled by one normaliser
@@ -13,7 +13,7 @@ Gauss-Newton step (block-tridiagonal solve, agents/gauss_newton.py) and then mov
 multipliers: lam_t <- lam_t (1 + 0.1 log10((v_t + 0.1 eps) / eps)), so satisfied constraints
 relax and violated ones tighten. The same class, configured, gives the ablations
 latco_no_constraint (no dual updates) and latco_no_relax (lam starts at 1e8). The first-order
-ablation (``latco_solver: adam``) is the original's ``collocation_gd`` (protocol.md 7.4): Adam
+ablation (``latco_solver: adam``) is the original's ``collocation_gd`` (docs/algorithm.md#latco_first_order): Adam
 (lr ``gd_lr``) on -sum r + s_dyn sum lam ||gap||^2 + s_act sum nu max(a^2 - 1, 0) with f_1
 held at the observation, and additive dual steps lam += lam_lr ||gap||^2, nu += nu_lr
 violation (nu per action dimension), no normaliser and no pin residual. s_dyn and s_act are
@@ -98,7 +98,7 @@ class LatCo(CollocationPlanner):
                          observed: tf.Tensor, damping: float) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """Blocks of J^T J + damping I ([B, H+1, d, d] and [B, H, d, d]) and J^T r ([B, H+1, d]).
 
-        Built from the residuals' structure instead of full Jacobians (latco.md): with
+        Built from the residuals' structure instead of full Jacobians (docs/algorithm.md#gauss-newton-steps): with
         s the normaliser, L = sqrt(lam) s_dyn, U = sqrt(nu) s_act, S = d step / d x_t and
         q = -sigmoid(-R(f_{t+1})) grad R(f_{t+1}), the Jacobian of pair t is
 
@@ -163,7 +163,7 @@ class LatCo(CollocationPlanner):
 
     def _first_order_loss(self, model: LatentModel, x: tf.Tensor, observed: tf.Tensor, lam: tf.Tensor,
                           nu: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """The original's first-order Lagrangian (protocol.md 7.4) and its violations.
+        """The original's first-order Lagrangian (docs/algorithm.md#latco_first_order) and its violations.
 
         -sum_t reward(f_{t+1}) + s_dyn sum_t lam_t ||step(f_t, a_t) - f_{t+1}||^2
         + s_act sum_{t,a} nu_{t,a} max(a^2 - 1, 0), with f_1 the observed feature (a constant,

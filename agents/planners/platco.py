@@ -1,4 +1,4 @@
-"""Probabilistic LatCo (platco): collocation over Gaussian latent beliefs (latco.md, "Variants").
+"""Probabilistic LatCo (platco): collocation over Gaussian latent beliefs (docs/algorithm.md#platco).
 
 Why. Deterministic LatCo plans on the model's mean dynamics, so it is risk-neutral: a region
 whose reward is high on average under the *mean* next latent but wildly spread in outcome (the
@@ -22,7 +22,7 @@ normaliser 1 / (mean_t sqrt(lam_t) s_dyn + mean_t sqrt(nu_t) s_act + 1):
 with the particles p_k = m_t + sg(|s_t|) e_k and their stochastic successors
 y_k = mean(p_k, a_t) + std(p_k, a_t) eta_k (``step_moments``), k = 1 .. n_particles (sg =
 stop-gradient; s_dyn, s_act are ``dyn_loss_scale``, ``act_loss_scale``).
-As in the original (protocol.md 7.4), the std residual moves only s_{t+1}: the spread of a plan
+As in the original (docs/algorithm.md#platco), the std residual moves only s_{t+1}: the spread of a plan
 is carried forward by moment matching, never shaped through s_t or the predicted std. The
 violation used by the dual update is the mean gap alone, v_t = ||m_{t+1} - mean y||^2, and the
 multipliers move exactly as in LatCo (:func:`agents.planners.collocation.dual_update`, threshold

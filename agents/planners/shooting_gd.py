@@ -2,7 +2,7 @@
 
 It optimises only the actions and rolls the model forward through the whole horizon, so
 gradients pass through H model steps (backpropagation through time): the difficulty LatCo
-avoids. As in the original (protocol.md 7.4): Adam (lr ``gd_lr``) on
+avoids. As in the original (docs/algorithm.md#shooting-gd): Adam (lr ``gd_lr``) on
 
     -sum(reward) + act_loss_scale * sum(lam * max(a^2 - 1, 0)),
 

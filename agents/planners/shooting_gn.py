@@ -1,6 +1,6 @@
 """Shooting by Levenberg-Marquardt on the actions (agent ``shooting_gn``).
 
-As in the original (protocol.md 7.4), one residual per step,
+As in the original (docs/algorithm.md#shooting-gn), one residual per step,
 
     r_t = softplus(-reward_t) + sum_a sqrt(lam_{t,a}) max(|a_{t,a}| - 1, 0),
 

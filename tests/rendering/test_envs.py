@@ -256,7 +256,7 @@ def test_hammer_starts_at_the_original_heights():
 
 
 def test_hammer_sparse_reward_is_the_last_sub_steps_success_not_a_sum():
-    """With action repeat 2 a step whose two sub-steps both succeed still pays 1 (protocol.md 7.2)."""
+    """With action repeat 2 a step whose two sub-steps both succeed still pays 1 (docs/protocol.md#success)."""
     config = _config("mw_hammer")
     assert config["action_repeat"] == 2
     env = envs.make(config)
