@@ -9,10 +9,13 @@ adding a duplicate.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,32 @@ def sacred_config(spec: RunSpec) -> dict[str, Any]:
 def run_directory(results_dir: Path, spec: RunSpec) -> Path:
     """Where a run's episodes and checkpoints live: ``results/runs/<run key>``."""
     return Path(results_dir) / "runs" / spec.key
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold ``<run dir>.lock`` while a process trains the run, so a second command on this
+    machine leaves it alone (:func:`is_run_locked`). A kernel lock rather than the record's
+    heartbeat: it is released the instant its holder dies, even by kill -9."""
+    path = Path(run_dir).with_name(Path(run_dir).name + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def is_run_locked(run_dir: Path) -> bool:
+    """Whether another live process on this machine holds the run's lock."""
+    path = Path(run_dir).with_name(Path(run_dir).name + ".lock")
+    if not path.exists():
+        return False
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
 
 
 def failure_directory(results_dir: Path) -> Path:
@@ -153,7 +182,8 @@ def execute_run(spec: RunSpec, target: MongoTarget, results_dir: Path) -> RunOut
 
     meta = {"comment": spec.key, "git_commit": _git_commit(), "host_pid": os.getpid()}
     try:
-        run = experiment.run(meta_info=meta, options={"--capture": "sys"})
+        with run_lock(run_dir):
+            run = experiment.run(meta_info=meta, options={"--capture": "sys"})
     except KeyboardInterrupt:
         return RunOutcome(spec.key, "INTERRUPTED", None, "interrupted (Ctrl-C or SIGINT)")
     except Exception as error:

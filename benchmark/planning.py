@@ -8,16 +8,14 @@ them again and losing their ids from the job book.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.database import MongoTarget
-from benchmark.records import completed_pairs, running_elsewhere
+from benchmark.records import completed_pairs
 from benchmark.registry import RunSpec
 
 TRAINING = "training"
-LIVE_HEARTBEAT = dt.timedelta(seconds=45)  # Sacred beats every 10 s: 45 s of silence is not alive
 EVALUATION = "evaluation"
 
 
@@ -29,7 +27,7 @@ class Plan:
     todo: list[RunSpec] = field(default_factory=list)
     skipped: list[RunSpec] = field(default_factory=list)
     live: dict[str, str] = field(default_factory=dict)
-    running: dict[str, int] = field(default_factory=dict)  # run key -> record id, trained by another process
+    running: list[str] = field(default_factory=list)  # run keys another local process is training
 
     @property
     def selected(self) -> int:
@@ -44,8 +42,7 @@ class Plan:
             text = (f"{self.selected} runs selected, {len(self.skipped)} without a completed training run "
                     f"(train them first), {len(self.todo)} to evaluate")
         if self.running:
-            text += (f", {len(self.running)} being trained by another command right now (records "
-                     f"{' '.join(str(i) for i in sorted(self.running.values()))}; stop it or wait)")
+            text += f", {len(self.running)} being trained by another command right now (stop it or wait)"
         if self.live:
             text += (f", {len(self.live)} already queued or running on Slurm "
                      f"(jobs {' '.join(sorted(self.live.values()))})")
@@ -73,10 +70,10 @@ def plan_launch(
 
         plan.live = live_jobs(rest, results_dir, EVALUATION_BOOK if kind == EVALUATION else "")
     elif kind == TRAINING and rest:
-        # A second local command on the same grid must not train a run another process is
-        # training (both would write the same run folder): its fresh heartbeat says it is alive.
-        running = running_elsewhere(target, [spec.key for spec in rest], LIVE_HEARTBEAT)
-        plan.running = {spec.key: running[(spec.key, spec.config_hash)] for spec in rest
-                        if (spec.key, spec.config_hash) in running}
+        # A second local command on the same grid must not train a run another process on this
+        # machine is training: both would write the same run folder.
+        from benchmark.experiment import is_run_locked, run_directory
+
+        plan.running = [spec.key for spec in rest if is_run_locked(run_directory(results_dir, spec))]
     plan.todo = [spec for spec in rest if spec.key not in plan.live and spec.key not in plan.running]
     return plan

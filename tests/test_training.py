@@ -146,7 +146,7 @@ def test_a_killed_run_resumes_from_its_checkpoint_without_duplicated_steps(datab
     again = run_cli(*args, results=results_dir, db_name=database.db_name)
     assert again.returncode == 0, again.stderr[-2000:]
     [run] = list(database.database().runs.find())
-    assert run["status"] == "COMPLETED" and run["_id"] == killed["_id"]
+    assert run["status"] == "COMPLETED" and run["_id"] == killed["_id"], again.stdout[-2000:]
     assert run["info"]["resumed_from_step"] >= 300
     steps = database.database().metrics.find_one({"run_id": run["_id"], "name": "train/success"})["steps"]
     assert steps == list(range(50, 1201, 50)), steps
