@@ -1,0 +1,89 @@
+"""Both world-model agents (planning and Dreamer) share one skeleton (agents/world_model_agent.py).
+
+The pinned sequences were recorded before the skeleton was extracted: the same seed must give
+the same prefill actions, training metrics and acting after training, so the refactor (and
+any later one) cannot change what a run does. Tiny networks keep each run to a few seconds.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from agents.dreamer import DreamerAgent
+from agents.model_based import ModelBasedAgent
+from agents.registry import build_planner
+from benchmark.registry import Registry
+from envs.episodes import ReplaySampler
+
+TINY = {"deter_size": 8, "stoch_size": 4, "hidden_size": 8, "num_units": 8, "cnn_depth": 2, "seed": 3}
+ACTION_SIZE = 2
+
+
+def tiny_config(method: str) -> dict:
+    return {**Registry.load().resolve_config("mw_reach", method, "smoke"), **TINY}
+
+
+def synthetic_episode(rng: np.random.Generator, steps: int) -> dict[str, np.ndarray]:
+    return {
+        "image": rng.integers(0, 256, (steps + 1, 64, 64, 3), dtype=np.uint8),
+        "action": np.concatenate([np.zeros((1, ACTION_SIZE)),
+                                  rng.uniform(-1, 1, (steps, ACTION_SIZE))]).astype(np.float32),
+        "reward": np.concatenate([[0.0], rng.integers(0, 2, steps)]).astype(np.float32),
+        "success": np.zeros(steps + 1, np.float32),
+    }
+
+
+def build(method: str):
+    config = tiny_config(method)
+    keras.utils.set_random_seed(config["seed"])  # Keras draws initial weights from its own seed
+    if method == "dreamer":
+        return DreamerAgent(config, ACTION_SIZE)
+    return ModelBasedAgent(config, ACTION_SIZE, build_planner(config))
+
+
+def play(agent, method: str) -> tuple[np.ndarray, dict[str, float]]:
+    """Prefill actions, one training call, then training and evaluation actions.
+
+    Returns the actions [8, A] and the training metrics with the held-out diagnostics.
+    """
+    rng = np.random.default_rng(7)
+    images = rng.integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
+    agent.reset()
+    actions = [agent.act({"image": image}, training=True) for image in images[:2]]
+    replay = ReplaySampler([synthetic_episode(rng, 12) for _ in range(2)], 4, seed=0)
+    metrics = agent.train(replay, 2)
+    if method != "dreamer":  # held-out diagnostics draw posterior samples: pin their place too
+        metrics.update(agent.episode_diagnostics(synthetic_episode(rng, 12)))
+    agent.reset()
+    actions += [agent.act({"image": image}, training=True) for image in images]
+    agent.reset()
+    actions += [agent.act({"image": image}, training=False) for image in images[:2]]
+    return np.stack(actions), metrics
+
+
+PREFILL = [[-0.828702, -0.526379], [0.602549, 0.164324]]
+PINNED = {
+    "latco": (
+        PREFILL + [[-1.0, -1.0], [-1.0, -1.0], [-1.0, -0.018881], [-0.944704, -1.0], [-1.0, -1.0], [-1.0, -1.0]],
+        {"model_loss": 11814.0713, "reward_nll": 1.2757, "kl": 0.0959, "grad_norm": 10.8356,
+         "diag/recon_image_mse": 0.0836, "diag/openloop_image_mse": 0.0837, "diag/openloop_reward_mae": 0.468,
+         "diag/reward_pred_rewarding": 0.4239},
+    ),
+    "dreamer": (
+        PREFILL + [[-1.0, -0.875268], [-0.93166, 0.894211], [-1.0, -1.0], [1.0, -0.783191],
+                   [0.524242, 0.011053], [0.25491, 0.163874]],
+        {"model_loss": 11814.0713, "reward_nll": 1.2757, "actor_loss": -0.2791, "value_loss": 0.6319,
+         "imag_return": 0.3796, "action_std": 4.9645, "actor_grad_norm": 0.2142},
+    ),
+}
+
+
+@pytest.mark.parametrize("method", sorted(PINNED))
+def test_a_seed_gives_the_pinned_actions_and_training_metrics(method):
+    actions, metrics = play(build(method), method)
+    expected_actions, expected_metrics = PINNED[method]
+    np.testing.assert_allclose(actions, expected_actions, atol=2e-5)
+    for name, value in expected_metrics.items():
+        assert metrics[name] == pytest.approx(value, rel=1e-3, abs=1e-3), name
