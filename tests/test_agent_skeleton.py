@@ -54,8 +54,9 @@ def play(agent, method: str) -> tuple[np.ndarray, dict[str, float]]:
     actions = [agent.act({"image": image}, training=True) for image in images[:2]]
     replay = ReplaySampler([synthetic_episode(rng, 12) for _ in range(2)], 4, seed=0)
     metrics = agent.train(replay, 2)
-    if method != "dreamer":  # held-out diagnostics draw posterior samples: pin their place too
-        metrics.update(agent.episode_diagnostics(synthetic_episode(rng, 12)))
+    # Held-out diagnostics draw posterior samples; Dreamer's came after the actions were
+    # pinned, so its unchanged actions show that they leave the agent's behaviour alone.
+    metrics.update(agent.episode_diagnostics(synthetic_episode(rng, 12)))
     agent.reset()
     actions += [agent.act({"image": image}, training=True) for image in images]
     agent.reset()
@@ -75,7 +76,8 @@ PINNED = {
         PREFILL + [[-1.0, -0.875268], [-0.93166, 0.894211], [-1.0, -1.0], [1.0, -0.783191],
                    [0.524242, 0.011053], [0.25491, 0.163874]],
         {"model_loss": 11814.0713, "reward_nll": 1.2757, "actor_loss": -0.2791, "value_loss": 0.6319,
-         "imag_return": 0.3796, "action_std": 4.9645, "actor_grad_norm": 0.2142},
+         "imag_return": 0.3796, "action_std": 4.9645, "actor_grad_norm": 0.2142,
+         "diag/recon_image_mse": 0.0836},
     ),
 }
 
@@ -87,3 +89,39 @@ def test_a_seed_gives_the_pinned_actions_and_training_metrics(method):
     np.testing.assert_allclose(actions, expected_actions, atol=2e-5)
     for name, value in expected_metrics.items():
         assert metrics[name] == pytest.approx(value, rel=1e-3, abs=1e-3), name
+
+
+@pytest.mark.parametrize("method", sorted(PINNED))
+def test_held_out_diagnostics_follow_diagnostics_every_and_plans_alone_add_planned_returns(method):
+    agent = build(method)
+    rng = np.random.default_rng(1)
+    episode = synthetic_episode(rng, 12)
+    assert agent.episode_diagnostics(episode) == {}  # untrained: nothing to diagnose yet
+    agent.train(ReplaySampler([synthetic_episode(rng, 12)], 4, seed=0), 1)
+    metrics = agent.episode_diagnostics(episode)
+    assert {"diag/recon_image_mse", "diag/openloop_image_mse", "diag/openloop_reward_mae"} <= set(metrics)
+    assert all(np.isfinite(value) for value in metrics.values())
+    planned = {"plan/executed_predicted_return", "plan/executed_achieved_return"}
+    if method == "dreamer":
+        assert not planned & set(metrics)  # no plans, nothing to compare
+    agent._config = {**agent._config, "diagnostics_every": 2}
+    assert not any(name.startswith("diag/") for name in agent.episode_diagnostics(episode))  # 3rd of every 2nd
+    assert "diag/recon_image_mse" in agent.episode_diagnostics(episode)
+
+
+@pytest.mark.parametrize("method", sorted(PINNED))
+def test_episode_video_shows_grey_while_random_and_the_decoded_model_feature_afterwards(method):
+    agent = build(method)
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    agent.reset()
+    assert agent.episode_video() is None
+    agent.act({"image": images[0]}, training=True)  # random prefill
+    agent.train(ReplaySampler([synthetic_episode(rng, 12)], 4, seed=0), 1)
+    for image in images[1:]:
+        agent.act({"image": image}, training=True)
+    video = agent.episode_video()
+    assert video.shape == (3, 64, 128, 3) and video.dtype == np.uint8
+    np.testing.assert_array_equal(video[:, :, :64], images)
+    assert np.all(video[0, :, 64:] == 128)
+    assert all(np.any(frame[:, 64:] != 128) for frame in video[1:])
