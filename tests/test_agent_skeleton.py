@@ -10,6 +10,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from test_dreamer import synthetic_episode as dreamer_episode
 
 from agents.dreamer import DreamerAgent
 from agents.model_based import ModelBasedAgent
@@ -26,13 +27,7 @@ def tiny_config(method: str) -> dict:
 
 
 def synthetic_episode(rng: np.random.Generator, steps: int) -> dict[str, np.ndarray]:
-    return {
-        "image": rng.integers(0, 256, (steps + 1, 64, 64, 3), dtype=np.uint8),
-        "action": np.concatenate([np.zeros((1, ACTION_SIZE)),
-                                  rng.uniform(-1, 1, (steps, ACTION_SIZE))]).astype(np.float32),
-        "reward": np.concatenate([[0.0], rng.integers(0, 2, steps)]).astype(np.float32),
-        "success": np.zeros(steps + 1, np.float32),
-    }
+    return dreamer_episode(rng, steps, ACTION_SIZE, sparse=True)  # {0, 1} rewards: reward-accuracy diagnostics
 
 
 def build(method: str):
