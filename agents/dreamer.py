@@ -22,10 +22,8 @@ tanh-Normal actor with initial std 5, gradients clipped to global norm 100.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import keras
@@ -34,7 +32,8 @@ import tensorflow as tf
 
 from agents.networks import MLP
 from agents.rssm import State
-from agents.world_model import Filter, WorldModel
+from agents.world_model import WorldModel
+from agents.world_model_agent import WorldModelAgent
 from envs.episodes import ReplaySampler
 
 S = TypeVar("S")
@@ -253,47 +252,35 @@ class ActorCritic(keras.Model):
         return self.actor(feature)
 
 
-class DreamerAgent:
-    """The Dreamer v1 agent behind the training loop's agent protocol (agents/base.py).
+class DreamerAgent(WorldModelAgent):
+    """The Dreamer v1 agent on the shared world-model skeleton (agents/world_model_agent.py).
 
     Until the first :meth:`train` call it acts uniformly at random (the prefill), like the
     planning agents. Afterwards it acts with the actor on the filtered feature: a sample of
     the tanh-Normal while training (the actor's own exploration, nothing added), tanh(mean)
-    in evaluation.
+    in evaluation. It has no plans, so its episode video shows the decoded filtered feature
+    (what the world model makes of the frame it acts on) and its held-out diagnostics predict
+    ``imag_horizon`` steps open loop, the horizon the actor learns over.
     """
 
+    CHECKPOINT = "dreamer"
+    HORIZON_KEY = "imag_horizon"
+
     def __init__(self, config: Mapping[str, Any], action_size: int):
-        tf.random.set_seed(config["seed"])
-        self.model = WorldModel(config, action_size)
+        super().__init__(config, action_size)
         self.behavior = ActorCritic(
             ActorCriticSettings.from_config(config), self.model.feature_size, action_size,
             RSSMImagination(self.model),
         )
-        self._filter = Filter.from_config(self.model, config)
-        self._config = config
-        self._action_size = action_size
-        self._rng = np.random.default_rng(config["seed"])
-        self._stats: dict[str, list[float]] = defaultdict(list)
-        self.trained = False
 
-    def reset(self) -> None:
-        self._filter.reset()
-
-    def act(self, observation: Mapping[str, np.ndarray], training: bool) -> np.ndarray:
-        """Action [A] float32 in [-1, 1] for an observation with ``image`` uint8 [64, 64, 3]."""
-        feature = self._filter.observe(observation["image"])
-        if not self.trained:
-            action = self._rng.uniform(-1.0, 1.0, self._action_size)
-        else:
-            mean, std = (x.numpy()[0] for x in self.behavior.policy(feature))
-            if training:
-                mean = mean + std * self._rng.standard_normal(mean.shape)
-            action = np.tanh(mean)
-            if training:  # Dreamer v1's additive exploration noise (expl_noise, 0.3)
-                action = action + self._rng.normal(0.0, self._config["expl_noise"], action.shape)
-        action = np.clip(action, -1.0, 1.0).astype(np.float32)
-        self._filter.record_action(action)
-        return action
+    def _policy(self, feature: tf.Tensor, training: bool) -> tuple[np.ndarray, np.ndarray]:
+        mean, std = (x.numpy()[0] for x in self.behavior.policy(feature))
+        if training:
+            mean = mean + std * self._rng.standard_normal(mean.shape)
+        action = np.tanh(mean)
+        if training:  # Dreamer v1's additive exploration noise (expl_noise, 0.3)
+            action = action + self._rng.normal(0.0, self._config["expl_noise"], action.shape)
+        return action, feature.numpy()[0]
 
     @tf.function
     def _train_step(self, batch: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
@@ -302,30 +289,21 @@ class DreamerAgent:
         start = {k: tf.stop_gradient(tf.reshape(v, [-1, v.shape[-1]])) for k, v in post.items()}
         return {**metrics, **self.behavior.update(start)}
 
+    def _update(self, batch: Mapping[str, np.ndarray]) -> dict[str, tf.Tensor]:
+        """One joint model + actor-critic update on a replay batch."""
+        return self._train_step({
+            "image": tf.convert_to_tensor(batch["image"], tf.uint8),
+            "action": tf.convert_to_tensor(batch["action"], tf.float32),
+            "reward": tf.convert_to_tensor(batch["reward"], tf.float32),
+        })
+
     def train(self, replay: ReplaySampler, updates: int) -> dict[str, float]:
-        """``updates`` joint model + actor-critic updates; returns the metrics' means."""
-        totals: dict[str, float] = defaultdict(float)
-        for _ in range(updates):
-            sample = replay.sample(self._config["batch_size"])
-            batch = {
-                "image": tf.convert_to_tensor(sample["image"], tf.uint8),
-                "action": tf.convert_to_tensor(sample["action"], tf.float32),
-                "reward": tf.convert_to_tensor(sample["reward"], tf.float32),
-            }
-            for name, value in self._train_step(batch).items():
-                totals[name] += float(value)
-        self.trained = True
-        means = {name: total / max(1, updates) for name, total in totals.items()}
+        """The shared training; imagined return, value and action std feed :meth:`diagnostics`."""
+        means = super().train(replay, updates)
         for name in ("imag_return", "imag_value", "action_std"):
             if name in means:
                 self._stats[name].append(means[name])
         return means
-
-    def diagnostics(self) -> dict[str, float]:
-        """Means of imagined return, value and action std over the train calls since last asked."""
-        summary = {name: float(np.mean(values)) for name, values in self._stats.items()}
-        self._stats.clear()
-        return summary
 
     def _checkpoint(self) -> tf.train.Checkpoint:
         return tf.train.Checkpoint(
@@ -333,10 +311,3 @@ class DreamerAgent:
             actor=self.behavior.actor, value=self.behavior.value,
             actor_optimizer=self.behavior.actor_optimizer, value_optimizer=self.behavior.value_optimizer,
         )
-
-    def save(self, directory: Path) -> None:
-        self._checkpoint().write(str(Path(directory) / "dreamer"))
-
-    def restore(self, directory: Path) -> None:
-        self._checkpoint().read(str(Path(directory) / "dreamer")).assert_existing_objects_matched()
-        self.trained = True

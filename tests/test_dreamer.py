@@ -78,12 +78,16 @@ def test_actor_learns_a_one_dimensional_reach_in_imagination():
     assert last > first + 0.1, (first, last)  # imagined rewards rise too
 
 
-def synthetic_episode(rng: np.random.Generator, steps: int, action_size: int) -> dict[str, np.ndarray]:
+def synthetic_episode(rng: np.random.Generator, steps: int, action_size: int,
+                      sparse: bool = False) -> dict[str, np.ndarray]:
+    """Random frames and actions; rewards in [0, 1), or in {0, 1} when ``sparse``."""
+    image = rng.integers(0, 256, (steps + 1, 64, 64, 3), dtype=np.uint8)
+    action = np.concatenate([np.zeros((1, action_size)), rng.uniform(-1, 1, (steps, action_size))])
+    reward = rng.integers(0, 2, steps) if sparse else rng.uniform(0, 1, steps)
     return {
-        "image": rng.integers(0, 256, (steps + 1, 64, 64, 3), dtype=np.uint8),
-        "action": np.concatenate([np.zeros((1, action_size)),
-                                  rng.uniform(-1, 1, (steps, action_size))]).astype(np.float32),
-        "reward": np.concatenate([[0.0], rng.uniform(0, 1, steps)]).astype(np.float32),
+        "image": image,
+        "action": action.astype(np.float32),
+        "reward": np.concatenate([[0.0], reward]).astype(np.float32),
         "success": np.zeros(steps + 1, np.float32),
     }
 

@@ -1,0 +1,137 @@
+"""What every agent that learns a world model does, whatever it acts with.
+
+The planning agent (agents/model_based.py) and Dreamer (agents/dreamer.py) differ only in how
+a trained agent picks an action and in what one update trains besides the world model. The
+rest lives here, once, so the two cannot drift apart:
+
+- seeding: TensorFlow's global seed and the agent's own generator come from ``seed``;
+- the :class:`Filter` that folds each observation into the current feature, and the random
+  prefill: until the first model update the agent acts uniformly at random, as the original
+  does;
+- :meth:`train`: ``updates`` steps on replay batches of ``batch_size``, metrics averaged;
+- :meth:`diagnostics`: per-episode means of what the subclass recorded in ``_stats``;
+- :meth:`episode_diagnostics`: held-out world-model diagnostics (agents/diagnostics.py) on
+  the episode just collected, every ``diagnostics_every`` episodes once trained;
+- :meth:`episode_video`: the executed frames beside what the agent's model made of them;
+- :meth:`save` / :meth:`restore` of one ``tf.train.Checkpoint``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from agents.diagnostics import world_model_diagnostics
+from agents.world_model import Filter, WorldModel
+from envs.episodes import ReplaySampler
+
+
+class WorldModelAgent:
+    """The shared skeleton; subclasses implement :meth:`_policy` and :meth:`_update`.
+
+    ``CHECKPOINT`` names the checkpoint inside the loop's checkpoint folder and
+    ``HORIZON_KEY`` the config key of how far the agent looks ahead with its model, which is
+    how far the open-loop diagnostics predict.
+    """
+
+    CHECKPOINT = "model"
+    HORIZON_KEY = "planning_horizon"
+
+    def __init__(self, config: Mapping[str, Any], action_size: int):
+        tf.random.set_seed(config["seed"])
+        self.model = WorldModel(config, action_size)
+        self._filter = Filter.from_config(self.model, config)
+        self._config = config
+        self._action_size = action_size
+        self._rng = np.random.default_rng(config["seed"])
+        # (observed image, feature whose decoding the video shows beside it, or None)
+        self._episode: list[tuple[np.ndarray, np.ndarray | None]] = []
+        self._episodes_seen = 0
+        self._stats: dict[str, list[float]] = defaultdict(list)
+        self.trained = False
+
+    def _policy(self, feature: tf.Tensor, training: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """A trained agent's action for the filtered ``feature`` [1, F], before clipping to
+        [-1, 1], and the feature [F] the episode video decodes for this step (None: grey)."""
+        raise NotImplementedError
+
+    def _update(self, batch: Mapping[str, np.ndarray]) -> Mapping[str, Any]:
+        """One learning step on a replay batch [B, L, ...]; returns scalar metrics."""
+        raise NotImplementedError
+
+    def _checkpoint(self) -> tf.train.Checkpoint:
+        """Everything :meth:`save` writes; the world model and its optimiser by default."""
+        return self.model.checkpoint()
+
+    def reset(self) -> None:
+        self._filter.reset()
+        self._episode = []
+
+    def act(self, observation: Mapping[str, np.ndarray], training: bool) -> np.ndarray:
+        """Action [A] float32 in [-1, 1] for an observation with ``image`` uint8 [64, 64, 3]."""
+        feature = self._filter.observe(observation["image"])
+        shown = None
+        if not self.trained:
+            action = self._rng.uniform(-1.0, 1.0, self._action_size)
+        else:
+            action, shown = self._policy(feature, training)
+        action = np.clip(action, -1.0, 1.0).astype(np.float32)
+        self._episode.append((observation["image"], shown))
+        self._filter.record_action(action)
+        return action
+
+    def train(self, replay: ReplaySampler, updates: int) -> dict[str, float]:
+        """``updates`` learning steps; returns each metric's mean over them."""
+        totals: dict[str, float] = defaultdict(float)
+        for _ in range(updates):
+            for name, value in self._update(replay.sample(self._config["batch_size"])).items():
+                totals[name] += float(value)
+        self.trained = True
+        return {name: total / max(1, updates) for name, total in totals.items()}
+
+    def diagnostics(self) -> dict[str, float]:
+        """Means of the values recorded in ``_stats`` since the last call (then cleared)."""
+        summary = {name: float(np.mean(values)) for name, values in self._stats.items()}
+        self._stats.clear()
+        return summary
+
+    def episode_diagnostics(self, episode: Mapping[str, np.ndarray]) -> dict[str, float]:
+        """Held-out world-model diagnostics of the episode just collected (agents/diagnostics.py).
+
+        The loop calls this before the episode enters replay, so no update has seen it.
+        """
+        every = self._config["diagnostics_every"]
+        self._episodes_seen += 1
+        if self.trained and every > 0 and self._episodes_seen % every == 0:
+            return world_model_diagnostics(self.model, episode, self._config[self.HORIZON_KEY])
+        return {}
+
+    def episode_video(self) -> np.ndarray | None:
+        """Frames [T, 64, 128, 3] uint8 of this episode: executed | decoded model feature.
+
+        The right half shows the feature :meth:`_policy` returned for that step; grey while
+        acting randomly before the first model update.
+        """
+        if not self._episode:
+            return None
+        images = np.stack([image for image, _ in self._episode])
+        shown = [feature for _, feature in self._episode]
+        decoded = np.full_like(images, 128)
+        rows = [i for i, feature in enumerate(shown) if feature is not None]
+        if rows:
+            features = tf.constant(np.stack([shown[i] for i in rows]), tf.float32)
+            pixels = np.clip((self.model.decoder(features).numpy() + 0.5) * 255, 0, 255).astype(np.uint8)
+            decoded[rows] = pixels
+        return np.concatenate([images, decoded], axis=2)
+
+    def save(self, directory: Path) -> None:
+        self._checkpoint().write(str(Path(directory) / self.CHECKPOINT))
+
+    def restore(self, directory: Path) -> None:
+        self._checkpoint().read(str(Path(directory) / self.CHECKPOINT)).assert_existing_objects_matched()
+        self.trained = True
