@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -43,7 +44,9 @@ class WorldModelAgent:
     HORIZON_KEY = "planning_horizon"
 
     def __init__(self, config: Mapping[str, Any], action_size: int):
-        tf.random.set_seed(config["seed"])
+        # Keras draws initial weights from its own global seed, TensorFlow ops from theirs: set
+        # both (and Python's and NumPy's) so a run's seed fixes its weights and its samples.
+        keras.utils.set_random_seed(config["seed"])
         self.model = WorldModel(config, action_size)
         self._filter = Filter.from_config(self.model, config)
         self._config = config

@@ -7,7 +7,6 @@ any later one) cannot change what a run does. Tiny networks keep each run to a f
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
 from test_dreamer import synthetic_episode as dreamer_episode
@@ -32,7 +31,6 @@ def synthetic_episode(rng: np.random.Generator, steps: int) -> dict[str, np.ndar
 
 def build(method: str):
     config = tiny_config(method)
-    keras.utils.set_random_seed(config["seed"])  # Keras draws initial weights from its own seed
     if method == "dreamer":
         return DreamerAgent(config, ACTION_SIZE)
     return ModelBasedAgent(config, ACTION_SIZE, build_planner(config))
@@ -120,3 +118,17 @@ def test_episode_video_shows_grey_while_random_and_the_decoded_model_feature_aft
     np.testing.assert_array_equal(video[:, :, :64], images)
     assert np.all(video[0, :, 64:] == 128)
     assert all(np.any(frame[:, 64:] != 128) for frame in video[1:])
+
+
+@pytest.mark.parametrize("method", ["latco", "dreamer"])
+def test_the_config_seed_alone_fixes_the_initial_weights(method):
+    """Keras keeps its own weight-initialisation seed: the agent must set it from the config."""
+    first, second = build(method), build(method)
+    np.random.default_rng(0).random(10)  # unrelated draws between the two must not matter
+    third = build(method)
+    for a, b, c in zip(first.model.get_weights(), second.model.get_weights(), third.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    other = ModelBasedAgent({**tiny_config(method), "seed": 4}, ACTION_SIZE, build_planner(tiny_config("latco")))
+    assert any(not np.array_equal(a, b) for a, b in zip(first.model.get_weights(), other.model.get_weights(),
+                                                         strict=True))
