@@ -90,10 +90,10 @@ def print_tables(finals: pd.DataFrame, console: Console) -> None:
         per_run.add_row(r.run_key, r.status, r.metric, f"{r.final:.3f}", str(r.episodes),
                         "–" if pd.isna(r.wall_minutes) else f"{r.wall_minutes:.1f}")
     console.print(per_run)
-    summary = Table(title="Per task and method: mean over seeds, against the learning targets")
+    summary = Table(title="Per task and method, COMPLETED runs only: mean over seeds, against the learning targets")
     for column in ("task", "method", "seeds", "mean final", "wall per run (min)", "target", "verdict"):
         summary.add_column(column)
-    for task, rows in finals.groupby("task", sort=True):
+    for task, rows in finals[finals["status"] == "COMPLETED"].groupby("task", sort=True):
         means = rows.groupby("method")["final"].mean().to_dict()
         for method, group in rows.groupby("method", sort=True):
             claim, verdict = _target(task, method, means, group)
