@@ -75,7 +75,7 @@ def final_scores(args: argparse.Namespace) -> pd.DataFrame:
         runs = runs[runs["seed"].isin(args.seeds)]
     metric_of_run = {r.run_id: f"train/{headline_metric(r.family, r.score_metric)}" for r in runs.itertuples()}
     finals = aggregate.final_per_run(runs, data.metrics, metric_of_run)
-    rates = aggregate.choice_rates(runs, data.metrics)
+    rates = aggregate.choice_rates(runs[runs["status"] == "COMPLETED"], data.metrics)
     if len(rates):
         reached = rates[rates["choice"] != "none"].groupby(["task", "method"])["mean"].sum().rename("goal_reached")
         finals = finals.merge(reached.reset_index(), on=["task", "method"], how="left")
