@@ -9,6 +9,7 @@ the panels, outside the data.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -122,7 +123,8 @@ def learning_curves_figure(curves: pd.DataFrame, tasks: Sequence[str], methods: 
             if scale == 100.0:
                 ax.set_ylim(-3, 103)
         _label_outer(axes, min(MAX_COLUMNS, len(tasks)), "environment steps", [axis[t][0] for t in tasks])
-        fig.suptitle(title)
+        # Wrapped to the figure's width: a one-panel figure cannot hold a long diagnostic's title.
+        fig.suptitle(textwrap.fill(title, width=48 * min(MAX_COLUMNS, len(tasks))))
         _legend(fig, [m for m in methods if m in present], colours, catalogue)
     return fig
 

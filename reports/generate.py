@@ -463,7 +463,9 @@ class _Section:
             blocks += self._curves(stem, points, list(self.headline), catalogue.order(points["method"].unique()),
                                    f"{'Planner' if kind == 'plan' else 'World-model'} diagnostic: "
                                    f"{metric_title(name)}",
-                                   f"`{name}`, logged after each training episode.", metric_title(name))
+                                   f"`{name}`, logged after each training episode"
+                                   + (" and computed on it before it enters replay, so on data no update has seen "
+                                      "(agents/diagnostics.py)." if kind == "diag" else "."), metric_title(name))
         if not names:
             self.absent.append("No planner diagnostics: no run logged `plan/<name>` metrics.")
         return blocks
