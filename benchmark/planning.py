@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.database import MongoTarget
+from benchmark.experiment import is_run_locked, run_directory
 from benchmark.records import completed_pairs
 from benchmark.registry import RunSpec
 
@@ -72,8 +73,6 @@ def plan_launch(
     elif kind == TRAINING and rest:
         # A second local command on the same grid must not train a run another process on this
         # machine is training: both would write the same run folder.
-        from benchmark.experiment import is_run_locked, run_directory
-
         plan.running = [spec.key for spec in rest if is_run_locked(run_directory(results_dir, spec))]
     plan.todo = [spec for spec in rest if spec.key not in plan.live and spec.key not in plan.running]
     return plan
