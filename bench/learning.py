@@ -79,7 +79,7 @@ def final_scores(args: argparse.Namespace) -> pd.DataFrame:
     if len(rates):
         reached = rates[rates["choice"] != "none"].groupby(["task", "method"])["mean"].sum().rename("goal_reached")
         finals = finals.merge(reached.reset_index(), on=["task", "method"], how="left")
-    return finals.merge(runs[["run_id", "last_step"]], on="run_id", how="left") if "last_step" in runs else finals
+    return finals
 
 
 def print_tables(finals: pd.DataFrame, console: Console) -> None:

@@ -8,7 +8,6 @@ latest attempt of a run is the one with the largest ``_id``.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -47,19 +46,6 @@ def completed_pairs(target: MongoTarget, run_keys: Iterable[str]) -> set[tuple[s
     """(run key, config hash) of the records among ``run_keys`` that COMPLETED."""
     return {(d["config"]["run_key"], d["config"]["config_hash"])
             for d in records_of(target, run_keys, status="COMPLETED")}
-
-
-def running_elsewhere(target: MongoTarget, run_keys: Iterable[str], fresh_within: dt.timedelta
-                      ) -> dict[tuple[str, str], int]:
-    """(run key, config hash) -> record id of RUNNING records whose heartbeat (Sacred's, every
-    10 s) is younger than ``fresh_within``: another process is training that run right now."""
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    live = {}
-    for doc in records_of(target, run_keys, fields=("heartbeat",), status="RUNNING"):
-        heartbeat = doc.get("heartbeat")
-        if isinstance(heartbeat, dt.datetime) and now - heartbeat.replace(tzinfo=None) < fresh_within:
-            live[(doc["config"]["run_key"], doc["config"]["config_hash"])] = doc["_id"]
-    return live
 
 
 def finished_runs_like(target: MongoTarget, task: str, method: str, profile: str) -> list[dict[str, Any]]:
