@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmark.database import resolve_target
-from reports import aggregate
+from reports import aggregate, tables
 from reports.mongo_runs import Selection, load_run_data
 from reports.presentation import headline_metric
 
@@ -51,6 +52,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     parser.add_argument("--max-parallel", type=int, default=2)
     parser.add_argument("--results", type=Path, default=ROOT / "results")
     parser.add_argument("--no-run", action="store_true", help="only print the runs already in the database")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print only the per task x method summary, as a Markdown table")
     return parser.parse_known_args(argv)
 
 
@@ -82,7 +85,13 @@ def final_scores(args: argparse.Namespace) -> pd.DataFrame:
     return finals
 
 
-def print_tables(finals: pd.DataFrame, console: Console) -> None:
+def print_tables(finals: pd.DataFrame, console: Console, markdown: bool = False) -> None:
+    """The per-run table, then the per task x method summary (as Markdown with ``markdown``,
+    the form README's "Learning at laptop scale" table is pasted from)."""
+    summary = summary_table(finals)
+    if markdown:
+        print(tables.to_markdown(summary, heading=False))
+        return
     per_run = Table(title="Learning runs: final score = mean of the last 10 training episodes")
     for column in ("run key", "status", "metric", "final", "episodes", "wall (min)"):
         per_run.add_column(column)
@@ -90,17 +99,16 @@ def print_tables(finals: pd.DataFrame, console: Console) -> None:
         per_run.add_row(r.run_key, r.status, r.metric, f"{r.final:.3f}", str(r.episodes),
                         "–" if pd.isna(r.wall_minutes) else f"{r.wall_minutes:.1f}")
     console.print(per_run)
-    summary = Table(title="Per task and method, COMPLETED runs only: mean over seeds, against the learning targets")
-    for column in ("task", "method", "seeds", "mean final", "wall per run (min)", "target", "verdict"):
-        summary.add_column(column)
-    for task, rows in finals[finals["status"] == "COMPLETED"].groupby("task", sort=True):
-        means = rows.groupby("method")["final"].mean().to_dict()
-        for method, group in rows.groupby("method", sort=True):
-            claim, verdict = _target(task, method, means, group)
-            summary.add_row(task, method, str(len(group)), f"{means[method]:.3f}",
-                            f"{np.nanmean(group['wall_minutes']):.1f}" if group["wall_minutes"].notna().any() else "–",
-                            claim, verdict)
-    console.print(summary)
+    rich_summary = Table(title=summary.title)
+    for column in summary.header:
+        rich_summary.add_column(column)
+    for row in summary.rows:
+        rich_summary.add_row(*(cell.text for cell in row))
+    console.print(rich_summary)
+
+
+def _score_text(value: float, family: str, metric: str) -> str:
+    return tables.format_score(value, float("nan"), family, metric)
 
 
 def _target(task: str, method: str, means: dict[str, float], group: pd.DataFrame) -> tuple[str, str]:
@@ -114,6 +122,29 @@ def _target(task: str, method: str, means: dict[str, float], group: pd.DataFrame
     return claim, "met" if check(means) else "MISSED"
 
 
+def summary_table(finals: pd.DataFrame) -> tables.Table:
+    """Per task x method over COMPLETED runs: each seed's final score, their mean, the wall time
+    per run and the learning target's verdict."""
+    header = ["task", "method", "seeds", "final per seed", "mean final", "wall per run (min)", "target", "verdict"]
+    rows = []
+    completed = finals[finals["status"] == "COMPLETED"]
+    for task, task_rows in completed.groupby("task", sort=True):
+        means = task_rows.groupby("method")["final"].mean().to_dict()
+        for method, group in task_rows.groupby("method", sort=True):
+            group = group.sort_values("seed")
+            family, metric = group["family"].iloc[0], group["metric"].iloc[0]
+            score = partial(_score_text, family=family, metric=metric)
+            claim, verdict = _target(task, method, means, group)
+            wall = f"{np.nanmean(group['wall_minutes']):.1f}" if group["wall_minutes"].notna().any() else "–"
+            seeds = ", ".join(str(int(seed)) for seed in group["seed"])
+            rows.append([tables.Cell(text) for text in (
+                task, method, seeds, " / ".join(score(v) for v in group["final"]), score(means[method]),
+                wall, claim, verdict)])
+    return tables.Table("learning_summary",
+                        "Per task and method, COMPLETED runs only: mean over seeds, against the learning targets",
+                        header, rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     args, overrides = parse_args(argv)
     status = 0 if args.no_run else run_suite(args, overrides)
@@ -122,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if finals.empty:
         console.print(f"no scored runs of suite {args.suite} in the database yet")
         return status or 1
-    print_tables(finals, console)
+    print_tables(finals, console, markdown=args.markdown)
     return status
 
 

@@ -51,3 +51,26 @@ def test_a_latco_run_records_the_learning_diagnostics(database, results_dir):
     assert all(value >= 0 for value in names["diag/openloop_image_mse"]["values"])
     achieved = names["plan/executed_achieved_return"]["values"]
     assert all(0 <= value <= 5 for value in achieved)  # reward 1 per step, chunks of mpc_steps = 5 steps
+
+
+def test_the_learning_summary_scores_completed_runs_per_seed_against_the_targets():
+    """The table README's learning results are pasted from (``bench.learning --markdown``)."""
+    import pandas as pd
+
+    from bench.learning import summary_table
+    from reports.tables import to_markdown
+
+    def run(method, seed, final, status="COMPLETED", task="pm_reach", family="pointmass", metric="train/success"):
+        return {"task": task, "method": method, "seed": seed, "final": final, "status": status, "family": family,
+                "metric": metric, "wall_minutes": 10.0 + seed}
+
+    finals = pd.DataFrame([run("latco", 0, 1.0), run("latco", 2, 0.9), run("latco", 1, 0.4),
+                           run("latco", 3, 0.0, status="RUNNING"), run("random", 0, 0.1),
+                           run("latco", 0, 140.0, task="dmc_reacher", family="dmc", metric="train/return"),
+                           run("random", 0, 50.0, task="dmc_reacher", family="dmc", metric="train/return")])
+    table = summary_table(finals)
+    assert table.column("final per seed") == ["140", "50", "100% / 40% / 90%", "10%"]
+    assert table.column("mean final") == ["140", "50", "77%", "10%"]
+    assert table.column("verdict") == ["MISSED", "", "MISSED", ""]  # 140 < 3 x 50; 77% < 80%
+    assert table.column("wall per run (min)")[2] == "11.0"
+    assert "| pm_reach | latco | 0, 1, 2 | 100% / 40% / 90% | 77% |" in to_markdown(table, heading=False)
