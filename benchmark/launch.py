@@ -38,8 +38,17 @@ class LaunchReport:
         return [o for o in self.outcomes if o.status not in ("COMPLETED", "SKIPPED")]
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on: under ``taskset``, a cpuset or a Slurm allocation that
+    is fewer than ``os.cpu_count()``, and oversubscribing them slows every run down."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS has no affinity API
+        return os.cpu_count() or 1
+
+
 def threads_per_worker(max_parallel: int) -> int:
-    return max(1, (os.cpu_count() or 1) // max(1, max_parallel))
+    return max(1, usable_cpus() // max(1, max_parallel))
 
 
 Job = Callable[[RunSpec, MongoTarget, Path], RunOutcome]
