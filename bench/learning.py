@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmark.database import resolve_target
+from benchmark.processes import die_with_parent
 from reports import aggregate, tables
 from reports.mongo_runs import Selection, load_run_data
 from reports.presentation import headline_metric
@@ -65,7 +66,9 @@ def run_suite(args: argparse.Namespace, overrides: list[str]) -> int:
             command += [flag, *map(str, values)]
     if args.profile:
         command += ["--profile", args.profile]
-    return subprocess.call(command, cwd=ROOT)
+    # The suite's launcher dies with this command (SIGTERM to it alone would otherwise leave the
+    # launcher and its runs going): it then ends its runs INTERRUPTED, resumable.
+    return subprocess.call(command, cwd=ROOT, preexec_fn=die_with_parent)
 
 
 def final_scores(args: argparse.Namespace) -> pd.DataFrame:
