@@ -11,7 +11,8 @@ EXPECTED_NAMES = {
     "tasks": ["dmc_cheetah", "dmc_quadruped", "dmc_reacher", "mw_button", "mw_drawer", "mw_hammer",
               "mw_push", "mw_reach", "mw_thermos", "mw_window", "pm_lottery", "pm_reach"],
     "methods": ["dreamer", "latco", "mppi", "planet", "platco", "random", "shooting_gd", "shooting_gn"],
-    "ablations": ["image_colloc", "latco_first_order", "latco_no_constraint", "latco_no_relax"],
+    "ablations": ["image_colloc", "latco_first_order", "latco_no_constraint", "latco_no_relax",
+                  "latco_restarts"],
 }
 
 

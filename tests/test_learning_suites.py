@@ -29,7 +29,7 @@ def test_learning_suites_use_the_mini_profile_and_score_reach_by_success():
         assert {spec.profile for spec in REGISTRY.expand(suite)} == {"mini"}
     learn = {(s.task, s.method) for s in REGISTRY.expand("learn", seeds=[0])}
     assert learn == {(t, m) for t in ("pm_reach", "mw_reach", "dmc_reacher")
-                     for m in ("latco", "planet", "dreamer", "random")}
+                     for m in ("latco", "planet", "dreamer", "random")} | {("pm_reach", "latco_restarts")}
     [reach] = REGISTRY.expand("learn_demo", methods=["latco"], seeds=[0])
     assert reach.config["score_metric"] == "success"
     mini, paper = reach.config, REGISTRY.resolve_config("pm_reach", "latco", "paper")

@@ -1,0 +1,197 @@
+"""Where does a trained pointmass model think the reward is? A map over the arena, per seed.
+
+    .venv/bin/python -m bench.reward_map --results R --suite learn --task pm_reach --method latco --seeds 0 1 2
+    .venv/bin/python -m bench.reward_map --results R --suite lottery_mini --task pm_lottery --method platco
+
+On the pointmass tasks an action is a target position, so "aim at p for the next H steps" is
+a plan a planner can choose. For each p of a grid over the arena this plays that constant
+plan in the real environment from a start state of the task's start distribution, filters
+the observed images through the run's world model (posterior means) and sums the reward
+head's predictions over the H steps: the return the model promises for aiming at p, shown
+as a heat map beside the return the environment paid. The markers are where each of the
+run's last training episodes aimed (the mean action of its second half). A seed whose
+markers sit where the model promises reward but the environment pays none is a planner
+exploiting model error; a flat or misplaced map is a reward head that has not learned yet.
+The model is the run's last checkpoint (for a completed run, its final one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from benchmark.registry import Registry, RunSpec  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+LAST_EPISODES = 10
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", type=Path, default=ROOT / "results")
+    parser.add_argument("--suite", default="learn")
+    parser.add_argument("--task", default="pm_reach")
+    parser.add_argument("--method", default="latco")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--profile", help="profile (default: the suite's)")
+    parser.add_argument("--grid", type=int, default=21, help="grid points per axis (default 21)")
+    parser.add_argument("--horizon", type=int, default=None, help="steps per plan (default: the task's planning_horizon)")
+    parser.add_argument("--out", type=Path, help="figure path (default: results/report/reward_map_<task>_<method>.png)")
+    return parser.parse_args(argv)
+
+
+def grid_points(n: int) -> np.ndarray:
+    """[n * n, 2] target positions covering the arena [-1, 1]^2, x fastest."""
+    axis = np.linspace(-1.0, 1.0, n)
+    return np.stack(np.meshgrid(axis, axis), -1).reshape(-1, 2).astype(np.float32)
+
+
+def play_constant_plans(config: dict, targets: np.ndarray, horizon: int) -> dict[str, np.ndarray]:
+    """Images [N, H + 1, ...], actions [N, H + 1, 2] (the first: none) and rewards [N, H + 1] of
+    aiming at each target for ``horizon`` steps; the start of plan i is drawn with seed i."""
+    from envs.isolated import IsolatedEnv  # MuJoCo renders in its own process, away from TF
+
+    env = IsolatedEnv(config, seed=0)
+    images, rewards = [], []
+    try:
+        for index, target in enumerate(tqdm(targets, desc="constant plans", unit="plan")):
+            observation, _ = env.reset(seed=index)
+            frames, paid = [observation["image"]], [0.0]
+            for _ in range(horizon):
+                observation, reward, *_ = env.step(target)
+                frames.append(observation["image"])
+                paid.append(float(reward))
+            images.append(np.stack(frames))
+            rewards.append(paid)
+    finally:
+        env.close()
+    actions = np.repeat(targets[:, None], horizon + 1, axis=1)
+    actions[:, 0] = 0.0
+    return {"image": np.stack(images), "action": actions, "reward": np.asarray(rewards, np.float32)}
+
+
+def predicted_returns(agent, plays: dict[str, np.ndarray], batch: int = 64) -> np.ndarray:
+    """[N] sum over steps 1..H of the reward head's prediction on the filtered posterior means."""
+    import tensorflow as tf
+
+    from agents.networks import preprocess
+
+    model = agent.model
+    totals = []
+    for start in range(0, len(plays["image"]), batch):
+        images = tf.convert_to_tensor(plays["image"][start:start + batch])
+        actions = tf.convert_to_tensor(plays["action"][start:start + batch])
+        embed = model.encoder(preprocess(images))
+        state = model.rssm.initial(images.shape[0])
+        predicted = []
+        for t in range(images.shape[1]):
+            state, _ = model.rssm.obs_step(state, actions[:, t], embed[:, t], sample=False)
+            predicted.append(model.reward_prediction(model.rssm.feature(state)))
+        totals.append(tf.reduce_sum(tf.stack(predicted[1:], 1), 1).numpy())
+    return np.concatenate(totals)
+
+
+def episode_aims(run_dir: Path, last: int = LAST_EPISODES) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of the last training episodes aimed ([K, 2], the mean executed action of its
+    second half) and their returns [K]."""
+    from envs.episodes import load_episode
+
+    files = sorted((run_dir / "episodes").glob("*.npz"))[-last:]
+    aims, returns = [], []
+    for path in files:
+        episode = load_episode(path)
+        if episode is None:  # unreadable: load_episode has said which file and why
+            continue
+        actions = np.clip(episode["action"][1:], -1.0, 1.0)
+        aims.append(actions[len(actions) // 2:].mean(0))
+        returns.append(float(episode["reward"].sum()))
+    return np.asarray(aims).reshape(-1, 2), np.asarray(returns)
+
+
+def pointmass_goals(env_name: str) -> tuple:
+    """The task's goal discs, without building the environment (its renderer must not share this
+    process with TensorFlow)."""
+    from envs.pointmass_lottery import RISKY, SAFE
+    from envs.pointmass_reach import GOAL
+
+    return {"reach": (GOAL,), "lottery": (RISKY, SAFE)}[env_name]
+
+
+def load_agent(spec: RunSpec, results: Path):
+    from agents.checkpoint import find_checkpoint
+    from agents.registry import build_agent
+    from benchmark.experiment import run_directory
+
+    run_dir = run_directory(results, spec)
+    found = find_checkpoint(run_dir, spec.config_hash)
+    if found is None:
+        raise SystemExit(f"error: no checkpoint of {spec.key} (config {spec.config_hash}) in {run_dir}; "
+                         "run it first (python -m bench.learning) or pass the --results it ran in")
+    agent = build_agent(spec.config, 2)
+    agent.restore(found[0])
+    return agent, run_dir, found[1]
+
+
+def draw(targets: np.ndarray, paid: np.ndarray, panels: list[tuple[str, np.ndarray, np.ndarray]], goals,
+         horizon: int, title: str, out: Path) -> None:
+    n = int(round(np.sqrt(len(targets))))
+    figure, axes = plt.subplots(1, len(panels) + 1, figsize=(3.3 * (len(panels) + 1), 3.6), squeeze=False)
+    limit = max(float(np.abs(paid).max()), *(float(np.abs(p).max()) for _, p, _ in panels), 1e-6)
+    shown = [("environment: paid return", paid, None), *panels]
+    for axis, (label, values, aims) in zip(axes[0], shown, strict=True):
+        image = axis.imshow(values.reshape(n, n), origin="lower", extent=(-1, 1, -1, 1), cmap="RdBu_r",
+                            vmin=-limit, vmax=limit)
+        for goal in goals:
+            axis.add_patch(plt.Circle(goal.position, goal.radius, fill=False, color="black", lw=1.2))
+        if aims is not None and len(aims):
+            axis.scatter(aims[:, 0], aims[:, 1], marker="x", s=28, color="black", label="last episodes' aim")
+        axis.set_title(label, fontsize=9)
+        axis.set_xticks([-1, 0, 1])
+        axis.set_yticks([-1, 0, 1])
+    figure.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label=f"return of aiming at (x, y) for {horizon} steps")
+    figure.suptitle(title, fontsize=10)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=120, bbox_inches="tight")
+    plt.close(figure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    specs = Registry.load().expand(args.suite, tasks=[args.task], methods=[args.method], seeds=args.seeds,
+                                   profile=args.profile)
+    if not specs:
+        print(f"error: suite {args.suite} has no runs of {args.task} x {args.method}; check the names", file=sys.stderr)
+        return 2
+    config = specs[0].config
+    if config["env_family"] != "pointmass":
+        print(f"error: {args.task} is not a pointmass task (actions are target positions only there)", file=sys.stderr)
+        return 2
+    horizon = args.horizon or config["planning_horizon"]
+    targets = grid_points(args.grid)
+    plays = play_constant_plans(config, targets, horizon)
+    paid = plays["reward"][:, 1:].sum(1)
+    panels = []
+    for spec in specs:
+        agent, run_dir, state = load_agent(spec, args.results)
+        aims, returns = episode_aims(run_dir)
+        label = (f"seed {spec.seed} at step {state.step}: model\n"
+                 f"last {len(returns)} episodes: mean return {returns.mean():.2f}" if len(returns) else "")
+        panels.append((label, predicted_returns(agent, plays), aims))
+    goals = pointmass_goals(config["env_name"])
+    out = args.out or args.results / "report" / f"reward_map_{args.task}_{args.method}.png"
+    draw(targets, paid, panels, goals, horizon,
+         f"{args.task} / {args.method} ({specs[0].profile}): return promised by the model vs paid", out)
+    print(f"reward map written: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
