@@ -12,7 +12,8 @@ as a heat map beside the return the environment paid. The markers are where each
 run's last training episodes aimed (the mean action of its second half). A seed whose
 markers sit where the model promises reward but the environment pays none is a planner
 exploiting model error; a flat or misplaced map is a reward head that has not learned yet.
-The model is the run's last checkpoint (for a completed run, its final one).
+The model is the run's last checkpoint (for a completed run, its final one). Trailing
+``key=value`` arguments select the run's config as ``run`` does.
 """
 
 from __future__ import annotations
@@ -28,13 +29,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from benchmark.registry import Registry, RunSpec  # noqa: E402
+from benchmark.config import parse_cli_overrides  # noqa: E402
+from benchmark.errors import SuiteError  # noqa: E402
+from benchmark.evaluation import load_trained_agent  # noqa: E402
+from benchmark.registry import Registry  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LAST_EPISODES = 10
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", type=Path, default=ROOT / "results")
     parser.add_argument("--suite", default="learn")
@@ -45,7 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--grid", type=int, default=21, help="grid points per axis (default 21)")
     parser.add_argument("--horizon", type=int, default=None, help="steps per plan (default: the task's planning_horizon)")
     parser.add_argument("--out", type=Path, help="figure path (default: results/report/reward_map_<task>_<method>.png)")
-    return parser.parse_args(argv)
+    return parser.parse_known_args(argv)
 
 
 def grid_points(n: int) -> np.ndarray:
@@ -125,21 +129,6 @@ def pointmass_goals(env_name: str) -> tuple:
     return {"reach": (GOAL,), "lottery": (RISKY, SAFE)}[env_name]
 
 
-def load_agent(spec: RunSpec, results: Path):
-    from agents.checkpoint import find_checkpoint
-    from agents.registry import build_agent
-    from benchmark.experiment import run_directory
-
-    run_dir = run_directory(results, spec)
-    found = find_checkpoint(run_dir, spec.config_hash)
-    if found is None:
-        raise SystemExit(f"error: no checkpoint of {spec.key} (config {spec.config_hash}) in {run_dir}; "
-                         "run it first (python -m bench.learning) or pass the --results it ran in")
-    agent = build_agent(spec.config, 2)
-    agent.restore(found[0])
-    return agent, run_dir, found[1]
-
-
 def draw(targets: np.ndarray, paid: np.ndarray, panels: list[tuple[str, np.ndarray, np.ndarray]], goals,
          horizon: int, title: str, out: Path) -> None:
     n = int(round(np.sqrt(len(targets))))
@@ -164,9 +153,13 @@ def draw(targets: np.ndarray, paid: np.ndarray, panels: list[tuple[str, np.ndarr
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    specs = Registry.load().expand(args.suite, tasks=[args.task], methods=[args.method], seeds=args.seeds,
-                                   profile=args.profile)
+    args, rest = parse_args(argv)
+    try:
+        specs = Registry.load().expand(args.suite, tasks=[args.task], methods=[args.method], seeds=args.seeds,
+                                       profile=args.profile, cli_overrides=parse_cli_overrides(rest))
+    except SuiteError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if not specs:
         print(f"error: suite {args.suite} has no runs of {args.task} x {args.method}; check the names", file=sys.stderr)
         return 2
@@ -180,7 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     paid = plays["reward"][:, 1:].sum(1)
     panels = []
     for spec in specs:
-        agent, run_dir, state = load_agent(spec, args.results)
+        try:
+            agent, run_dir, state = load_trained_agent(spec, args.results, action_size=2)
+        except FileNotFoundError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         aims, returns = episode_aims(run_dir)
         label = (f"seed {spec.seed} at step {state.step}: model\n"
                  f"last {len(returns)} episodes: mean return {returns.mean():.2f}" if len(returns) else "")

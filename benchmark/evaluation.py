@@ -66,6 +66,24 @@ def execute_evaluation(spec: RunSpec, target: MongoTarget, results_dir: Path, ep
     return RunOutcome(key, run.status, run._id)
 
 
+def load_trained_agent(spec: RunSpec, results_dir: Path, action_size: int, overrides: dict[str, Any] | None = None):
+    """The agent of ``spec`` with its last checkpoint's weights, its run folder and the loop
+    state it was saved at; ``overrides`` change the agent's config but not the checkpoint looked
+    for (the same world model under another planner, say). Raises FileNotFoundError (one line,
+    naming the folder) when the run has no checkpoint of this config."""
+    from agents.registry import build_agent
+
+    run_dir = run_directory(results_dir, spec)
+    found = find_checkpoint(run_dir, spec.config_hash)
+    if found is None:
+        raise FileNotFoundError(f"no checkpoint of {spec.key} (config {spec.config_hash}) in {run_dir}; "
+                                "run it first, or pass the --results folder it ran in")
+    config = {**spec.config, **(overrides or {})}
+    agent = build_agent(config, action_size)
+    agent.restore(found[0])
+    return agent, run_dir, found[1]
+
+
 def _evaluate(config: dict[str, Any], run, run_dir: Path, checkpoint: Path, episodes: int) -> dict[str, float]:
     import numpy as np
 

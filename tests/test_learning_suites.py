@@ -6,8 +6,11 @@ every suite's configs must be runnable, and a real run must record the learning 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
-from conftest import run_cli
+from conftest import ROOT, run_cli
 
 from benchmark.registry import Registry
 
@@ -51,6 +54,27 @@ def test_a_latco_run_records_the_learning_diagnostics(database, results_dir):
     assert all(value >= 0 for value in names["diag/openloop_image_mse"]["values"])
     achieved = names["plan/executed_achieved_return"]["values"]
     assert all(0 <= value <= 5 for value in achieved)  # reward 1 per step, chunks of mpc_steps = 5 steps
+
+    # The two tools that ask "model or planner?" of the run's final checkpoint.
+    selection = ["--results", str(results_dir), "--suite", "learn_demo", "--task", "pm_reach", "--method", "latco",
+                 "--seeds", "0", "--profile", "smoke"]
+    replan = run_module("bench.replan", *selection, "--episodes", "1", "--variant", "n_parallel_plans=2",
+                        "steps=240", "prefill=90")
+    assert replan.returncode == 0, replan.stderr[-3000:]
+    rows = [line for line in replan.stdout.splitlines() if "│ 0" in line]
+    assert len(rows) == 2 and "n_parallel_plans=2" in rows[1], replan.stdout
+    assert int(rows[0].split("│")[2]) >= 240  # the final checkpoint: step 240 or the end of its episode
+    figure = results_dir / "map.png"
+    reward_map = run_module("bench.reward_map", *selection, "--grid", "3", "--out", str(figure), "steps=240", "prefill=90")
+    assert reward_map.returncode == 0, reward_map.stderr[-3000:]
+    assert figure.stat().st_size > 10_000
+    missing = run_module("bench.replan", *selection, "--episodes", "1", "steps=250")  # another config: no checkpoint
+    assert missing.returncode == 2 and "no checkpoint of learn_demo/pm_reach/latco/seed0/smoke" in missing.stderr
+
+
+def run_module(module: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=600,
+                          cwd=ROOT)
 
 
 def test_the_learning_summary_scores_completed_runs_per_seed_against_the_targets():
