@@ -8,10 +8,11 @@ a plan a planner can choose. For each p of a grid over the arena this plays that
 plan in the real environment from a start state of the task's start distribution, filters
 the observed images through the run's world model (posterior means) and sums the reward
 head's predictions over the H steps: the return the model promises for aiming at p, shown
-as a heat map beside the return the environment paid. The markers are where each of the
-run's last training episodes aimed (the mean action of its second half). A seed whose
-markers sit where the model promises reward but the environment pays none is a planner
-exploiting model error; a flat or misplaced map is a reward head that has not learned yet.
+as a heat map beside the return the environment paid. The dots are the actions of the run's
+last training episodes: the positions the agent aimed at. Dots where the model promises
+reward but the environment pays none: the planner exploits model error. Dots away from a
+promise the environment keeps: the planner fails to find what the model knows. A flat or
+misplaced map: the reward head has not learned yet.
 The model is the run's last checkpoint (for a completed run, its final one). Trailing
 ``key=value`` arguments select the run's config as ``run`` does.
 """
@@ -104,8 +105,8 @@ def predicted_returns(agent, plays: dict[str, np.ndarray], batch: int = 64) -> n
 
 
 def episode_aims(run_dir: Path, last: int = LAST_EPISODES) -> tuple[np.ndarray, np.ndarray]:
-    """Where each of the last training episodes aimed ([K, 2], the mean executed action of its
-    second half) and their returns [K]."""
+    """Every executed action of the last training episodes, clipped ([N, 2]: on pointmass, the
+    positions the agent aimed at), and their returns [K]."""
     from envs.episodes import load_episode
 
     files = sorted((run_dir / "episodes").glob("*.npz"))[-last:]
@@ -114,10 +115,9 @@ def episode_aims(run_dir: Path, last: int = LAST_EPISODES) -> tuple[np.ndarray, 
         episode = load_episode(path)
         if episode is None:  # unreadable: load_episode has said which file and why
             continue
-        actions = np.clip(episode["action"][1:], -1.0, 1.0)
-        aims.append(actions[len(actions) // 2:].mean(0))
+        aims.append(np.clip(episode["action"][1:], -1.0, 1.0))
         returns.append(float(episode["reward"].sum()))
-    return np.asarray(aims).reshape(-1, 2), np.asarray(returns)
+    return (np.concatenate(aims) if aims else np.zeros((0, 2))), np.asarray(returns)
 
 
 def pointmass_goals(env_name: str) -> tuple:
@@ -132,7 +132,7 @@ def pointmass_goals(env_name: str) -> tuple:
 def draw(targets: np.ndarray, paid: np.ndarray, panels: list[tuple[str, np.ndarray, np.ndarray]], goals,
          horizon: int, title: str, out: Path) -> None:
     n = int(round(np.sqrt(len(targets))))
-    figure, axes = plt.subplots(1, len(panels) + 1, figsize=(3.3 * (len(panels) + 1), 3.6), squeeze=False)
+    figure, axes = plt.subplots(1, len(panels) + 1, figsize=(3.6 * (len(panels) + 1), 3.8), squeeze=False)
     limit = max(float(np.abs(paid).max()), *(float(np.abs(p).max()) for _, p, _ in panels), 1e-6)
     shown = [("environment: paid return", paid, None), *panels]
     for axis, (label, values, aims) in zip(axes[0], shown, strict=True):
@@ -141,8 +141,8 @@ def draw(targets: np.ndarray, paid: np.ndarray, panels: list[tuple[str, np.ndarr
         for goal in goals:
             axis.add_patch(plt.Circle(goal.position, goal.radius, fill=False, color="black", lw=1.2))
         if aims is not None and len(aims):
-            axis.scatter(aims[:, 0], aims[:, 1], marker="x", s=28, color="black", label="last episodes' aim")
-        axis.set_title(label, fontsize=9)
+            axis.scatter(aims[:, 0], aims[:, 1], marker=".", s=10, color="black", alpha=0.35, linewidths=0)
+        axis.set_title(label, fontsize=8)
         axis.set_xticks([-1, 0, 1])
         axis.set_yticks([-1, 0, 1])
     figure.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label=f"return of aiming at (x, y) for {horizon} steps")
@@ -179,8 +179,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 2
         aims, returns = episode_aims(run_dir)
-        label = (f"seed {spec.seed} at step {state.step}: model\n"
-                 f"last {len(returns)} episodes: mean return {returns.mean():.2f}" if len(returns) else "")
+        label = f"seed {spec.seed}: model at step {state.step}"
+        if len(returns):
+            label += f"\ndots: its last {len(returns)} episodes' actions\n(mean return {returns.mean():.1f})"
         panels.append((label, predicted_returns(agent, plays), aims))
     goals = pointmass_goals(config["env_name"])
     out = args.out or args.results / "report" / f"reward_map_{args.task}_{args.method}.png"
