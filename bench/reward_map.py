@@ -133,11 +133,15 @@ def draw(targets: np.ndarray, paid: np.ndarray, panels: list[tuple[str, np.ndarr
          horizon: int, title: str, out: Path) -> None:
     n = int(round(np.sqrt(len(targets))))
     figure, axes = plt.subplots(1, len(panels) + 1, figsize=(3.6 * (len(panels) + 1), 3.8), squeeze=False)
-    limit = max(float(np.abs(paid).max()), *(float(np.abs(p).max()) for _, p, _ in panels), 1e-6)
-    shown = [("environment: paid return", paid, None), *panels]
-    for axis, (label, values, aims) in zip(axes[0], shown, strict=True):
-        image = axis.imshow(values.reshape(n, n), origin="lower", extent=(-1, 1, -1, 1), cmap="RdBu_r",
-                            vmin=-limit, vmax=limit)
+    # Each side on its own symmetric scale: a lottery's rare -10 would wash out the model's map.
+    paid_limit = max(float(np.abs(paid).max()), 1e-6)
+    model_limit = max(*(float(np.abs(p).max()) for _, p, _ in panels), 1e-6)
+    shown = [("environment: paid return\n(one draw per point)", paid, None, paid_limit),
+             *((label, values, aims, model_limit) for label, values, aims in panels)]
+    images = []
+    for axis, (label, values, aims, limit) in zip(axes[0], shown, strict=True):
+        images.append(axis.imshow(values.reshape(n, n), origin="lower", extent=(-1, 1, -1, 1), cmap="RdBu_r",
+                                  vmin=-limit, vmax=limit))
         for goal in goals:
             axis.add_patch(plt.Circle(goal.position, goal.radius, fill=False, color="black", lw=1.2))
         if aims is not None and len(aims):
@@ -145,7 +149,9 @@ def draw(targets: np.ndarray, paid: np.ndarray, panels: list[tuple[str, np.ndarr
         axis.set_title(label, fontsize=8)
         axis.set_xticks([-1, 0, 1])
         axis.set_yticks([-1, 0, 1])
-    figure.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label=f"return of aiming at (x, y) for {horizon} steps")
+    figure.colorbar(images[0], ax=axes[0][0], shrink=0.7, location="left", label="paid")
+    figure.colorbar(images[-1], ax=axes[0][1:].tolist(), shrink=0.8,
+                    label=f"predicted return of aiming at (x, y) for {horizon} steps")
     figure.suptitle(title, fontsize=10)
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, dpi=120, bbox_inches="tight")
