@@ -24,22 +24,16 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from bench.run_selection import add_run_selection, selected_runs
 from benchmark.config import check_overrides, load_defaults, parse_cli_overrides
 from benchmark.errors import SuiteError
-from benchmark.registry import Registry
 
-ROOT = Path(__file__).resolve().parent.parent
 EVALUATION_SEED_OFFSET = 20_000  # as run_suite.py eval: start states no training episode used
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--results", type=Path, default=ROOT / "results")
-    parser.add_argument("--suite", default="learn")
-    parser.add_argument("--task", required=True)
-    parser.add_argument("--method", required=True)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--profile", help="profile (default: the suite's)")
+    add_run_selection(parser, seeds=[0])
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--variant", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
                         help="config changes of one variant (repeatable); the run's own config always plays first")
@@ -76,14 +70,10 @@ def play(spec, results: Path, overrides: dict, episodes: int, training: bool) ->
 def main(argv: list[str] | None = None) -> int:
     args, rest = parse_args(argv)
     try:
-        specs = Registry.load().expand(args.suite, tasks=[args.task], methods=[args.method], seeds=args.seeds,
-                                       profile=args.profile, cli_overrides=parse_cli_overrides(rest))
+        specs = selected_runs(args, rest)
         variants = [("(the run's own)", {})] + [(text, variant_overrides(text)) for text in args.variant]
     except SuiteError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    if not specs:
-        print(f"error: suite {args.suite} has no runs of {args.task} x {args.method}; check the names", file=sys.stderr)
         return 2
     table = Table(title=f"{args.task} / {args.method}: the final model of each seed under each planner variant, "
                         f"{args.episodes} episodes{'' if args.no_noise else ' with exploration noise'}")

@@ -30,23 +30,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from benchmark.config import parse_cli_overrides  # noqa: E402
+from bench.run_selection import add_run_selection, selected_runs  # noqa: E402
 from benchmark.errors import SuiteError  # noqa: E402
 from benchmark.evaluation import load_trained_agent  # noqa: E402
-from benchmark.registry import Registry  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 LAST_EPISODES = 10
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--results", type=Path, default=ROOT / "results")
-    parser.add_argument("--suite", default="learn")
-    parser.add_argument("--task", default="pm_reach")
-    parser.add_argument("--method", default="latco")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--profile", help="profile (default: the suite's)")
+    add_run_selection(parser, seeds=[0, 1, 2])
     parser.add_argument("--grid", type=int, default=21, help="grid points per axis (default 21)")
     parser.add_argument("--horizon", type=int, default=None, help="steps per plan (default: the task's planning_horizon)")
     parser.add_argument("--out", type=Path, help="figure path (default: results/report/reward_map_<task>_<method>.png)")
@@ -161,13 +154,9 @@ def draw(targets: np.ndarray, paid: np.ndarray, panels: list[tuple[str, np.ndarr
 def main(argv: list[str] | None = None) -> int:
     args, rest = parse_args(argv)
     try:
-        specs = Registry.load().expand(args.suite, tasks=[args.task], methods=[args.method], seeds=args.seeds,
-                                       profile=args.profile, cli_overrides=parse_cli_overrides(rest))
+        specs = selected_runs(args, rest)
     except SuiteError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    if not specs:
-        print(f"error: suite {args.suite} has no runs of {args.task} x {args.method}; check the names", file=sys.stderr)
         return 2
     config = specs[0].config
     if config["env_family"] != "pointmass":
