@@ -130,16 +130,18 @@ class RSSM(keras.layers.Layer):
         x = self.obs_out(tf.concat([deter, embed], -1))
         return {**self._gaussian(self.obs_dist, x, sample), "deter": deter}
 
-    def observe(self, embed: tf.Tensor, action: tf.Tensor, state: State | None = None) -> tuple[State, State]:
+    def observe(self, embed: tf.Tensor, action: tf.Tensor, state: State | None = None,
+                sample: bool = True) -> tuple[State, State]:
         """Filter a sequence: embed [B, T, E], action [B, T, A] -> posts, priors [B, T, ...].
 
-        ``action[:, t]`` is the action that led to observation t (Dreamer's alignment).
+        ``action[:, t]`` is the action that led to observation t (Dreamer's alignment);
+        ``sample=False`` filters on the means (a deterministic reading of a model).
         """
         if state is None:
             state = self.initial(tf.shape(embed)[0])
         posts, priors = [], []
         for t in range(embed.shape[1]):
-            state, prior = self.obs_step(state, action[:, t], embed[:, t])
+            state, prior = self.obs_step(state, action[:, t], embed[:, t], sample)
             posts.append(state)
             priors.append(prior)
         stack = lambda states: {k: tf.stack([s[k] for s in states], 1) for k in states[0]}  # noqa: E731

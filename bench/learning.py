@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # (task, method) -> (what is claimed, a check on {method: mean final score} of the task).
 TARGETS = {
-    ("pm_reach", "latco"): (">= 80% success", lambda s: s["latco"] >= 0.8),
-    ("pm_reach", "latco_restarts"): (">= 80% success", lambda s: s["latco_restarts"] >= 0.8),
+    **{("pm_reach", method): (">= 80% success", lambda s, method=method: s[method] >= 0.8)
+       for method in ("latco", "latco_restarts")},
     ("mw_reach", "latco"): (">= 50% success", lambda s: s["latco"] >= 0.5),
     ("dmc_reacher", "latco"): (">= 3x random's return",
                                lambda s: "random" in s and s["latco"] >= 3 * max(s["random"], 1e-9)),

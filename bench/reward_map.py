@@ -87,13 +87,9 @@ def predicted_returns(agent, plays: dict[str, np.ndarray], batch: int = 64) -> n
     for start in range(0, len(plays["image"]), batch):
         images = tf.convert_to_tensor(plays["image"][start:start + batch])
         actions = tf.convert_to_tensor(plays["action"][start:start + batch])
-        embed = model.encoder(preprocess(images))
-        state = model.rssm.initial(images.shape[0])
-        predicted = []
-        for t in range(images.shape[1]):
-            state, _ = model.rssm.obs_step(state, actions[:, t], embed[:, t], sample=False)
-            predicted.append(model.reward_prediction(model.rssm.feature(state)))
-        totals.append(tf.reduce_sum(tf.stack(predicted[1:], 1), 1).numpy())
+        posts, _ = model.rssm.observe(model.encoder(preprocess(images)), actions, sample=False)
+        predicted = model.reward_prediction(model.rssm.feature(posts))  # [B, H + 1]
+        totals.append(tf.reduce_sum(predicted[:, 1:], 1).numpy())
     return np.concatenate(totals)
 
 
