@@ -102,6 +102,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "solver_dtype": ("float64", "float32"),
     "reward_norm": ("auto", "ema", "none"),
     "latco_solver": ("gauss_newton", "adam"),
+    "eval_filter": ("episode", "single_frame"),
 }
 
 
@@ -216,7 +217,28 @@ def resolve(layers: list[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
     return config
 
 
+# Keys the config hash leaves out. A run's identity is its run key and config hash, and a
+# completed run is skipped by it, so a key must not enter the hash of runs it does not change:
+#
+# - HASH_NEUTRAL: keys declared after runs were recorded, each with the value every earlier
+#   run behaved as (its default in defaults.yaml). At that value the key is left out, so adding
+#   it keeps every recorded run's hash; any other value enters the hash as usual (a task's
+#   ``task_version: 2`` makes its earlier records stale). Add a key here when adding it to
+#   defaults.yaml after runs exist; tests/test_config.py pins hashes recorded before.
+# - EVALUATION_ONLY: keys read only by ``run_suite.py eval`` (benchmark/evaluation.py), never
+#   by training. They are always left out, so an evaluation finds the training run it
+#   evaluates whatever they say; the evaluation's own record keeps them in its config.
+HASH_NEUTRAL: dict[str, Any] = {"task_version": 1}
+EVALUATION_ONLY = frozenset({"eval_filter"})
+
+
 def config_hash(config: Mapping[str, Any]) -> str:
-    """Stable short hash of a resolved config: equal configs, equal hashes, across machines."""
-    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    """Stable short hash of a resolved config: equal configs, equal hashes, across machines.
+
+    Keys in :data:`HASH_NEUTRAL` at their neutral value and :data:`EVALUATION_ONLY` keys are
+    left out (see there why).
+    """
+    hashed = {key: value for key, value in config.items()
+              if key not in EVALUATION_ONLY and not (key in HASH_NEUTRAL and value == HASH_NEUTRAL[key])}
+    canonical = json.dumps(hashed, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -7,8 +7,10 @@ MetaWorld 3.x has no ``random_init``: its reset always reads a "random vector" (
 position, goal), so that vector is frozen here to the defaults the v2 path used (the env's
 ``init_config`` and ``goal``). Each reset then applies the original wrapper's per-task
 randomisation of the initial state (hand, object, drawer, ...), drawn from the env's own
-generator. Per-step success is MetaWorld 3.x's ``info['success']``; its thresholds are those
-of v3, which differ slightly from the v2 fork's (docs/protocol.md#success lists the old ones).
+generator. Where the fork edited an environment itself (button-press's hand box, window-close's
+base position), the 3.x environment is edited the same way when it is built (``fork_change``).
+Per-step success is MetaWorld 3.x's ``info['success']``; its thresholds are those of v3, which
+differ slightly from the v2 fork's (docs/protocol.md#success lists the old ones).
 """
 
 from __future__ import annotations
@@ -42,7 +44,28 @@ HAMMER_VIEW = CameraView(40.0, -40.0, 0.8, (0.2, 0.65, -0.1))
 
 
 def _hand_anywhere(env: Any, rng: np.random.Generator) -> None:
-    env.hand_init_pos = rng.uniform(env.mocap_low, env.mocap_high)
+    env.hand_init_pos = rng.uniform(env.hand_low, env.hand_high)
+
+
+EnvChange = Callable[[Any], None]
+
+# The fork's "Submission configuration" narrows button-press to this hand box (m); 3.x's is
+# (-0.5, 0.4, 0.05)-(0.5, 1.0, 0.5). As in MetaWorld's constructor, the mocap range is the hand
+# box, so it bounds both the start draw and where the arm can go during an episode.
+BUTTON_HAND_BOX = ((-0.2, 0.4, 0.05), (0.2, 0.8, 0.3))
+# The fork's window-close body base (m); 3.x's is at x = 0.1.
+WINDOW_BASE = (0.0, 0.785, 0.16)
+
+
+def _button_hand_box(env: Any) -> None:
+    low, high = (np.array(corner, np.float64) for corner in BUTTON_HAND_BOX)
+    env.hand_low, env.hand_high = low, high
+    env.mocap_low, env.mocap_high = low.copy(), high.copy()
+
+
+def _window_base(env: Any) -> None:
+    env.init_config["obj_init_pos"] = np.array(WINDOW_BASE, np.float32)
+    env.obj_init_pos = env.init_config["obj_init_pos"]
 
 
 # The original opens the window by U(0, 0.2) and the drawer by U(0, 0.15); MetaWorld 3.x
@@ -125,17 +148,23 @@ def _stick_and_target(env: Any) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TaskSetup:
+    """How one task is built: ``fork_change`` edits the 3.x env as the fork edited its v2
+    constructor (before the task is frozen), the randomisers run at every reset."""
+
     env_name: str
     view: CameraView
     default_vector: DefaultVector
     before_reset: Randomizer | None = None
     after_reset: Randomizer | None = None
+    fork_change: EnvChange | None = None
 
 
 TASKS = {
     "reach-v3": TaskSetup("reach-v3", DEFAULT_VIEW, _object_and_goal, _hand_anywhere),
-    "button-press-v3": TaskSetup("button-press-v3", DEFAULT_VIEW, _object, _hand_anywhere),
-    "window-close-v3": TaskSetup("window-close-v3", DEFAULT_VIEW, _object, _window_hand, _open_window),
+    "button-press-v3": TaskSetup("button-press-v3", DEFAULT_VIEW, _object, _hand_anywhere,
+                                 fork_change=_button_hand_box),
+    "window-close-v3": TaskSetup("window-close-v3", DEFAULT_VIEW, _object, _window_hand, _open_window,
+                                 fork_change=_window_base),
     "drawer-close-v3": TaskSetup("drawer-close-v3", DEFAULT_VIEW, _object, _drawer_hand, _open_drawer),
     "push-v3": TaskSetup("push-v3", DEFAULT_VIEW, _object_and_goal, _push_object),
     "hammer-v3": TaskSetup("hammer-v3", HAMMER_VIEW, _hammer, _hammer_position),
@@ -181,6 +210,8 @@ class SparseMetaWorld(gym.Env):
             )
         self._setup = TASKS[env_name]
         self._env = ALL_V3_ENVIRONMENTS[env_name]()
+        if self._setup.fork_change is not None:
+            self._setup.fork_change(self._env)
         self._env.set_task(default_task(self._env, env_name))
         self._env._task_rand_vec = np.array(self._env._last_rand_vec)
         self._env._default_hand = np.array(self._env.hand_init_pos, dtype=np.float64)

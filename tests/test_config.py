@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.config import check_overrides, config_hash, load_defaults, parse_cli_overrides, parse_yaml_text
+from benchmark.config import (
+    EVALUATION_ONLY,
+    HASH_NEUTRAL,
+    check_overrides,
+    config_hash,
+    load_defaults,
+    parse_cli_overrides,
+    parse_yaml_text,
+)
 from benchmark.errors import ConfigError
 from benchmark.registry import REGISTRY_ROOT, Registry
 
@@ -178,6 +186,62 @@ def test_config_hash_is_stable_and_sensitive(registry: Registry):
     c = registry.expand("smoke", tasks=["mw_reach"], cli_overrides={"steps": 301})[0]
     assert a.config_hash == b.config_hash == config_hash(dict(a.config))
     assert a.config_hash != c.config_hash and a.key == c.key
+
+
+# Hashes of runs of the paper grid and the learning suites as recorded on cab7633, before
+# task_version and eval_filter were declared: recorded runs must keep skipping.
+RECORDED_HASHES = {
+    ("paper", "mw_reach", "latco"): "ce045217ad16374d",
+    ("paper", "mw_reach", "image_colloc"): "41ef0780a90f5490",
+    ("paper", "mw_push", "shooting_gd"): "036c928a67ef56de",
+    ("paper", "mw_drawer", "latco_first_order"): "b6fe124d05774e5e",
+    ("paper", "mw_hammer", "latco"): "0bb832c24356f8dd",
+    ("paper", "mw_thermos", "platco"): "f5fe88fbc41c75d3",
+    ("paper", "dmc_cheetah", "planet"): "ea0ea4323caa8c2f",
+    ("paper", "dmc_quadruped", "mppi"): "09c2b156ddad2526",
+    ("dense_mw", "mw_reach", "latco"): "395998121f643750",
+    ("learn", "pm_reach", "latco"): "aaf7d87ffbeddd08",
+    ("learn", "mw_reach", "dreamer"): "26320c03b85c65c6",
+    ("learn", "dmc_reacher", "latco"): "895a60325f281ba7",
+    ("learn_demo", "pm_reach", "latco"): "cfce308ae292c291",
+    ("lottery_mini", "pm_lottery", "platco"): "b3b4b1e4ca99131a",
+}
+# ... and of runs whose task changed since (task_version 2): they must run again.
+STALE_HASHES = {
+    ("paper", "mw_button", "latco"): "5004eb6580157831",
+    ("paper", "mw_window", "planet"): "b2b29276f103543d",
+}
+
+
+def _seed0_hash(registry: Registry, suite: str, task: str, method: str, **overrides) -> str:
+    [spec] = registry.expand(suite, tasks=[task], methods=[method], seeds=[0], cli_overrides=overrides)
+    return spec.config_hash
+
+
+@pytest.mark.parametrize("suite,task,method", list(RECORDED_HASHES))
+def test_recorded_runs_keep_their_config_hash(registry: Registry, suite, task, method):
+    assert _seed0_hash(registry, suite, task, method) == RECORDED_HASHES[suite, task, method]
+
+
+@pytest.mark.parametrize("suite,task,method", list(STALE_HASHES))
+def test_runs_of_a_changed_task_get_a_new_config_hash(registry: Registry, suite, task, method):
+    [spec] = registry.expand(suite, tasks=[task], methods=[method], seeds=[0])
+    assert spec.config["task_version"] == 2
+    assert spec.config_hash != STALE_HASHES[suite, task, method]
+    assert _seed0_hash(registry, suite, task, method, task_version=1) == STALE_HASHES[suite, task, method]
+
+
+def test_hash_neutral_keys_enter_the_hash_only_away_from_their_default(registry: Registry):
+    defaults = load_defaults()
+    assert all(defaults[key] == neutral for key, neutral in HASH_NEUTRAL.items())
+    recorded = RECORDED_HASHES["paper", "mw_reach", "latco"]
+    assert _seed0_hash(registry, "paper", "mw_reach", "latco", task_version=3) != recorded
+
+
+def test_evaluation_only_keys_never_change_the_hash_of_the_run_evaluated(registry: Registry):
+    assert EVALUATION_ONLY <= set(load_defaults())
+    recorded = RECORDED_HASHES["paper", "mw_reach", "latco"]
+    assert _seed0_hash(registry, "paper", "mw_reach", "latco", eval_filter="single_frame") == recorded
 
 
 def test_unknown_names_fail_with_the_known_ones(registry: Registry):

@@ -12,7 +12,7 @@ import tensorflow as tf
 from test_planners import START, PointModel, make
 
 from agents.model_based import ModelBasedAgent
-from agents.planners.base import PlanResult
+from agents.planners.base import PlanResult, adam_update
 from agents.planners.image_colloc import ImageColloc
 from agents.planners.latco import LatCo
 from agents.planners.platco import PLatCo, particle_noise
@@ -165,6 +165,37 @@ def test_shooting_gn_has_one_residual_per_step_and_is_never_clipped_while_optimi
     result = make(GaussNewtonShooting, planning_horizon=10, optimization_steps=15, gn_damping=1e-2, gd_lr=0.5
                   ).plan(model, START)
     assert result.curves["predicted_return"][-1] > result.curves["predicted_return"][0] + 0.5
+
+
+# --- planner Adam: Keras's epsilon-hat form ----------------------------------------------------
+
+def test_planner_adam_equals_keras_adam_over_100_steps():
+    """agents.planners.base.adam_update against Keras's own Adam (epsilon 1e-7).
+
+    Keras 3.15 (TensorFlow 2.21's tf.keras) computes, as TF 2.2's Keras did for the original,
+    alpha = lr sqrt(1 - beta2^t) / (1 - beta1^t) and var -= alpha m / (sqrt(v) + epsilon). The
+    toy objective's gradients span 1 down to ~1e-9, where the epsilon form decides the step.
+    """
+    import keras
+
+    scales = tf.constant([1.0, 1e-3, 1e-6, 1e-9])
+    target = tf.constant([0.5, -2.0, 3.0, 1.0])
+
+    def gradient(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(scales * (tf.square(x - target) + 0.1 * tf.sin(3.0 * x)))
+        return tape.gradient(loss, x)
+
+    start = tf.constant([2.0, 1.0, -1.0, 0.0])
+    variable, optimizer = keras.Variable(start), keras.optimizers.Adam(learning_rate=0.05, epsilon=1e-7)
+    x, m, v = start, tf.zeros(4), tf.zeros(4)
+    for step in range(1, 101):
+        optimizer.apply_gradients([(gradient(tf.convert_to_tensor(variable)), variable)])
+        update, m, v = adam_update(gradient(x), m, v, tf.constant(float(step)), 0.05)
+        x = x - update
+        np.testing.assert_allclose(x.numpy(), variable.numpy(), atol=1e-6, rtol=0)
+    assert abs(float(x[3] - start[3])) > 1e-3, "even the flattest coordinate moves"
 
 
 # --- 7.4 first-order collocation -------------------------------------------------------------------

@@ -144,12 +144,24 @@ def square_bound_violation(actions: tf.Tensor) -> tf.Tensor:
     return tf.nn.relu(tf.square(actions) - 1.0)
 
 
-def adam_update(grad, m, v, step, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8):
-    """One Adam step, written out: Keras optimisers cannot be created inside graph loops."""
+def adam_update(grad, m, v, step, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-7):
+    """One Adam step as Keras computes it; returns (update to subtract, m, v).
+
+    Written out because Keras optimisers cannot be created inside graph loops. The form is
+    Keras's (TF 2.2, which the original's gradient planners used, and Keras 3 alike): epsilon
+    1e-7 is Kingma and Ba's "epsilon hat", added to sqrt(v) before bias correction, so
+
+        update = lr sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + epsilon)
+               = lr m_hat / (sqrt(v_hat) + epsilon / sqrt(1 - beta2^t)).
+
+    It matters where gradients are tiny (flat sparse-reward regions, ~1e-6): early on the
+    effective epsilon is ~30 epsilon, so those steps stay short where Algorithm 1's form (1e-8
+    on sqrt(v_hat)) takes near-full ones. ``step`` counts from 1.
+    """
     m = beta1 * m + (1 - beta1) * grad
     v = beta2 * v + (1 - beta2) * tf.square(grad)
-    update = learning_rate * (m / (1 - beta1**step)) / (tf.sqrt(v / (1 - beta2**step)) + eps)
-    return update, m, v
+    rate = learning_rate * tf.sqrt(1 - beta2**step) / (1 - beta1**step)
+    return rate * m / (tf.sqrt(v) + epsilon), m, v
 
 
 def dual_step_due(iteration: tf.Tensor, every: int) -> tf.Tensor | bool:

@@ -11,6 +11,7 @@ from envs.offline_data import NoisyExpert
 from envs.pointmass_arena import GREEN, NEUTRAL
 from envs.pointmass_lottery import RISKY_GOAL, SAFE_GOAL
 from envs.pointmass_reach import GOAL
+from envs.sparse_metaworld import BUTTON_HAND_BOX, WINDOW_BASE
 
 REGISTRY = Registry.load()
 ALL_TASKS = REGISTRY.names("tasks")
@@ -19,6 +20,20 @@ METAWORLD_TASKS = [t for t in ALL_TASKS if t.startswith("mw_")]
 
 def _config(task: str, **overrides):
     return REGISTRY.resolve_config(task, "random", "paper", cli_overrides=overrides, seed=0)
+
+
+def _expert_succeeds(env, expert: NoisyExpert, seed: int) -> tuple[bool, bool]:
+    """One scripted-expert episode: (succeeded, solved by its first action)."""
+    observation, _ = env.reset(seed=seed)
+    done, success, first, starts_solved = False, False, True, False
+    while not done and not success:
+        observation, reward, terminated, truncated, info = env.step(expert.act(observation, False))
+        success, done = info["success"], terminated or truncated
+        starts_solved |= success and first
+        first = False
+        # Sparse reward = the last sub-step's success flag, even with action repeat 2.
+        assert reward in (0.0, 1.0) and reward == float(success)
+    return success, starts_solved
 
 
 @pytest.mark.parametrize("task", ALL_TASKS)
@@ -47,16 +62,9 @@ def test_scripted_expert_succeeds_on_most_seeds(task):
     expert = NoisyExpert(config["env_name"], noise=0.0, seed=0)
     wins, starts_solved = 0, 0
     for seed in range(4):
-        observation, _ = env.reset(seed=seed)
-        done, success, first = False, False, True
-        while not done and not success:
-            observation, reward, terminated, truncated, info = env.step(expert.act(observation, False))
-            success, done = info["success"], terminated or truncated
-            starts_solved += int(success and first)
-            first = False
-            # Sparse reward = the last sub-step's success flag, even with action repeat 2.
-            assert reward in (0.0, 1.0) and reward == float(success)
+        success, solved_at_once = _expert_succeeds(env, expert, seed)
         wins += int(success)
+        starts_solved += int(solved_at_once)
     env.close()
     assert wins >= 3, f"{task}: expert succeeded in {wins}/4 episodes"
     assert starts_solved == 0, f"{task}: an episode was solved by its first action"
@@ -242,6 +250,41 @@ def test_window_and_drawer_hand_starts_relative_to_the_handle(task, opening_rang
     low, high = np.array(box[0]), np.array(box[1])
     assert np.all(offsets > low - 0.03) and np.all(offsets < high + 0.03), offsets
     assert np.all(offsets.std(axis=0) > 0.03), "the offset is drawn per episode"
+    env.close()
+
+
+def test_button_hand_starts_and_moves_only_inside_the_forks_box():
+    """The fork's hand box (-0.2, 0.4, 0.05)-(0.2, 0.8, 0.3) bounds the start and the arm."""
+    env = envs.make(_config("mw_button"))
+    mw = env.unwrapped.unwrapped_metaworld
+    low, high = (np.array(corner) for corner in BUTTON_HAND_BOX)
+    starts = []
+    for seed in range(12):
+        observation, _ = env.reset(seed=seed)
+        starts.append(observation["state"][:3])
+    starts = np.array(starts)
+    assert np.all(starts > low - 0.01) and np.all(starts < high + 0.01), starts
+    assert np.all(starts.max(0) - starts.min(0) > 0.4 * (high - low)), "drawn across the box"
+    for seed in range(2):
+        env.reset(seed=seed)
+        for _ in range(150):  # 1.5 m of +x, +y, +z: far past every side of the box
+            observation, *_ = env.step(np.array([1.0, 1.0, 1.0, 0.0]))
+            mocap, hand = mw.data.mocap_pos[0], observation["state"][:3]
+            assert np.all(mocap >= low - 1e-9) and np.all(mocap <= high + 1e-9), mocap
+            assert np.all(hand < high + 0.005), hand  # the arm follows the mocap within millimetres
+        np.testing.assert_allclose(mocap, high)  # stopped by the box, not by 3.x's (0.5, 1.0, 0.5)
+    env.close()
+
+
+def test_window_stands_at_the_forks_base_and_the_expert_closes_it():
+    config = _config("mw_window")
+    env = envs.make(config)
+    mw = env.unwrapped.unwrapped_metaworld
+    expert = NoisyExpert(config["env_name"], noise=0.0, seed=0)
+    for seed in range(3):
+        succeeded, _ = _expert_succeeds(env, expert, seed)
+        assert succeeded, f"seed {seed}"
+        np.testing.assert_allclose(mw.model.body("window").pos, WINDOW_BASE, atol=1e-6)  # 3.x: x = 0.1
     env.close()
 
 
