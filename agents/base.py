@@ -8,11 +8,19 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from agents.timing import PhaseClock
 from envs.episodes import ReplaySampler
 
 
 class Agent(Protocol):
-    """An acting-and-learning agent driven by :func:`agents.loop.train_and_evaluate`."""
+    """An acting-and-learning agent driven by :func:`agents.loop.train_and_evaluate`.
+
+    ``clock`` is the run's phase clock (agents/timing.py), made in the agent's constructor: the
+    agent times its own phases on it (``filter``, ``plan``) and the loop times the rest, so
+    one clock sees the whole run.
+    """
+
+    clock: PhaseClock
 
     def reset(self) -> None:
         """A new episode starts: drop any cached plan."""

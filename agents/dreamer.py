@@ -274,7 +274,8 @@ class DreamerAgent(WorldModelAgent):
         )
 
     def _policy(self, feature: tf.Tensor, training: bool) -> tuple[np.ndarray, np.ndarray]:
-        mean, std = (x.numpy()[0] for x in self.behavior.policy(feature))
+        with self.clock.phase("plan"):  # the actor is Dreamer's planner
+            mean, std = (x.numpy()[0] for x in self.behavior.policy(feature))
         if training:
             mean = mean + std * self._rng.standard_normal(mean.shape)
         action = np.tanh(mean)

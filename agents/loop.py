@@ -4,10 +4,15 @@ Collect episodes with exploration, store each one on disk, train every ``train_e
 environment steps once ``prefill`` steps exist, play a noise-free evaluation episode every
 ``eval_every`` steps. Metrics go through a ``log(name, value, step)`` callable, at the
 environment step they belong to, so the same loop runs under Sacred or in a test.
+
+Where the time goes: the loop times its phases on the agent's clock (agents/timing.py, which
+lists them) and logs each training episode's seconds per phase as ``time/<phase>`` at the
+episode's step, and ``time/setup`` once per attempt, at its first step.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +21,7 @@ import numpy as np
 
 from agents.base import Agent
 from agents.checkpoint import LoopState, save_checkpoint
+from agents.timing import METRIC_PREFIX, SETUP
 from envs.episodes import ReplaySampler, load_episodes, save_episode
 
 LogFn = Callable[[str, float, int], None]
@@ -29,16 +35,20 @@ def play_episode(env, agent: Agent, training: bool, on_step: Callable[[int], Non
     """One episode; returns its arrays (Dreamer's alignment) and a summary.
 
     ``on_step(env_steps)`` is called after every agent decision with the environment steps
-    it took, so training can interleave with collection as in the original.
+    it took, so training can interleave with collection as in the original. Environment
+    resets and steps (rendering included) are timed as ``env`` on the agent's clock.
     """
-    observation, info = env.reset()
+    clock = agent.clock
+    with clock.phase("env"):
+        observation, info = env.reset()
     agent.reset()
     action_dim = env.action_space.shape[0]
     images, actions, rewards, successes = [observation["image"]], [np.zeros(action_dim, np.float32)], [0.0], [False]
     done, env_steps = False, 0
     while not done:
         action = agent.act(observation, training)
-        observation, reward, terminated, truncated, info = env.step(action)
+        with clock.phase("env"):
+            observation, reward, terminated, truncated, info = env.step(action)
         done = terminated or truncated
         images.append(observation["image"])
         actions.append(np.asarray(action, np.float32))
@@ -76,7 +86,8 @@ def train_and_evaluate(
     resume: tuple[Path, LoopState] | None = None,
     flush: Callable[[], None] | None = None,
     artifact: Callable[[str, np.ndarray], None] | None = None,
-    progress: Callable[[int, int, dict[str, float]], object] | None = None,
+    progress: Callable[[int, int, dict[str, float], dict[str, float]], object] | None = None,
+    started_at: float | None = None,
 ) -> dict[str, float]:
     """Run the whole schedule of one run; return the final summary (stored as the result).
 
@@ -86,9 +97,17 @@ def train_and_evaluate(
     checkpoint to push buffered metrics to the tracker, so everything the checkpoint covers
     is recorded before the checkpoint claims it. ``artifact(name, frames)`` receives a plan
     video (executed | planned frames) every ``video_every`` training episodes.
-    ``progress(step, episodes, summary)`` is told after each training episode how far the run
-    has got (benchmark/progress.py turns that into log lines, ``info`` and an ETA).
+    ``progress(step, episodes, summary, times)`` is told after each training episode how far
+    the run has got and the episode's seconds per phase (benchmark/progress.py turns that into
+    log lines, ``info``, an ETA and the phases' shares). ``started_at`` (``time.time()``) is
+    when the run started, the origin of ``time/setup`` (default: this call).
+
+    An episode's ``time/<phase>`` cover the loop from the previous episode's time points to its
+    own, its checkpoint included; they are flushed with a second flush after a checkpoint, so
+    a run killed after it loses none of the steps the checkpoint covers.
     """
+    started_at = time.time() if started_at is None else started_at
+    clock = agent.clock
     episode_dir = Path(run_dir) / "episodes"
     replay = ReplaySampler(load_episodes(config["offline_dir"]), config["batch_length"], config["seed"])
     state = LoopState(next_checkpoint=config["checkpoint_every"])
@@ -101,12 +120,21 @@ def train_and_evaluate(
         for episode in load_episodes(episode_dir):
             replay.add(episode)
     last_summary: dict[str, float] = {}
+
+    def log_all(prefix: str, metrics: Mapping[str, float], step: int) -> None:
+        with clock.phase("logging"):
+            for name, value in metrics.items():
+                log(f"{prefix}{name}", value, step)
+
+    clock.take()  # the constructor's and the resume's time belongs to setup, measured from the start
+    log_all(METRIC_PREFIX, {SETUP: time.time() - started_at}, state.step)
     if resume is None and config["prefill"] <= 0 and replay.episodes:
         # The first training call (``pretrain`` updates) comes at step ``prefill``; with no
         # prefill and offline data that is before the first step, so the agent plans from
         # step 0 (the original README's fine-tune schedule, docs/protocol.md#offline-data).
-        for name, value in agent.train(replay, config["pretrain"]).items():
-            log(f"train/{name}", value, 0)
+        with clock.phase("update"):
+            metrics = agent.train(replay, config["pretrain"])
+        log_all("train/", metrics, 0)
         state.trained_once = True
 
     def after_decision(env_steps: int) -> None:
@@ -119,41 +147,52 @@ def train_and_evaluate(
         if state.step >= config["prefill"] and due and replay.episodes:
             # As the original: the first call makes ``pretrain`` updates, later ones ``train_steps``.
             updates = config["train_steps"] if state.trained_once else config["pretrain"]
-            for name, value in agent.train(replay, updates).items():
-                log(f"train/{name}", value, state.step)
+            with clock.phase("update"):
+                metrics = agent.train(replay, updates)
+            log_all("train/", metrics, state.step)
             state.trained_once, state.last_train = True, state.step
 
     while state.step < config["steps"]:
         episode, summary = play_episode(train_env, agent, training=True, on_step=after_decision)
-        if hasattr(agent, "episode_diagnostics"):
+        with clock.phase("diagnostics"):
             # Before replay.add: the episode is still held out from every model update.
-            for name, value in agent.episode_diagnostics(episode).items():
-                log(name, value, state.step)
-        save_episode(episode_dir, episode, state.episodes)
-        replay.add(episode)
+            held_out = agent.episode_diagnostics(episode) if hasattr(agent, "episode_diagnostics") else {}
+        log_all("", held_out, state.step)
+        with clock.phase("replay"):
+            save_episode(episode_dir, episode, state.episodes)
+            replay.add(episode)
         state.episodes += 1
-        for name, value in summary.items():
-            if name != "env_steps":
-                log(f"train/{name}", value, state.step)
-        for name, value in agent.diagnostics().items():
-            log(f"plan/{name}", value, state.step)
         last_summary = {f"train/{k}": v for k, v in summary.items() if k != "env_steps"}
+        log_all("", last_summary, state.step)
+        with clock.phase("diagnostics"):
+            planner_stats = agent.diagnostics()
+        log_all("plan/", planner_stats, state.step)
         if artifact is not None and config["video_every"] > 0 and state.episodes % config["video_every"] == 0:
-            frames = agent.episode_video() if hasattr(agent, "episode_video") else None
-            if frames is not None:
-                artifact(f"plan_episode{state.episodes:05d}_step{state.step}.gif", frames)
+            with clock.phase("video"):
+                frames = agent.episode_video() if hasattr(agent, "episode_video") else None
+                if frames is not None:
+                    artifact(f"plan_episode{state.episodes:05d}_step{state.step}.gif", frames)
         if state.step >= state.next_eval:
-            last_summary.update(evaluate(config, agent, eval_env, state.step, log))
+            with clock.phase("eval", absorb=True):
+                last_summary.update(evaluate(config, agent, eval_env, state.step, log))
             state.next_eval = state.step + config["eval_every"]
         finished = state.step >= config["steps"]
-        if finished or (config["checkpoint_every"] > 0 and state.step >= state.next_checkpoint):
+        checkpointed = finished or (config["checkpoint_every"] > 0 and state.step >= state.next_checkpoint)
+        if checkpointed:
             # The final checkpoint is what `run_suite.py eval` loads.
             state.next_checkpoint = state.step + config["checkpoint_every"]
-            if flush is not None:
+            with clock.phase("checkpoint"):
+                if flush is not None:
+                    with clock.phase("logging"):
+                        flush()
+                save_checkpoint(run_dir, agent, state, config.get("config_hash", ""))
+        times = clock.take()
+        log_all(METRIC_PREFIX, times, state.step)
+        with clock.phase("logging"):
+            if checkpointed and flush is not None:
                 flush()
-            save_checkpoint(run_dir, agent, state, config.get("config_hash", ""))
-        if progress is not None:
-            progress(state.step, state.episodes, summary)
+            if progress is not None:
+                progress(state.step, state.episodes, summary, times)
     last_summary["steps"] = float(state.step)
     return last_summary
 

@@ -46,15 +46,17 @@ class ModelBasedAgent(WorldModelAgent):
         """The next cached plan action (a new plan when the cache is empty), noisy if training.
 
         The video shows the plan's own feature for the step: what it expected to see there
-        (open loop within an MPC chunk).
+        (open loop within an MPC chunk). Making a plan, its feature rollout and its predicted
+        rewards are timed as ``plan``.
         """
         if not self._queue:
-            result = self._plan(feature)
-            steps = self._config["mpc_steps"]
-            planned_features = self._planned_features(feature, result)
-            self._queue = list(zip(result.actions[:steps], planned_features[:steps], strict=False))
-            executed = tf.constant(planned_features[1: steps + 1], tf.float32)
-            self._planned_rewards[len(self._episode)] = self.model.reward_prediction(executed).numpy()
+            with self.clock.phase("plan"):
+                result = self._plan(feature)
+                steps = self._config["mpc_steps"]
+                planned_features = self._planned_features(feature, result)
+                self._queue = list(zip(result.actions[:steps], planned_features[:steps], strict=False))
+                executed = tf.constant(planned_features[1: steps + 1], tf.float32)
+                self._planned_rewards[len(self._episode)] = self.model.reward_prediction(executed).numpy()
         action, planned = self._queue.pop(0)
         if training:
             action = action + self._rng.normal(0.0, self._config["expl_noise"], action.shape)

@@ -8,11 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from agents.timing import PhaseClock
 from envs.episodes import ReplaySampler
 
 
 class RandomAgent:
     def __init__(self, action_dim: int, seed: int):
+        self.clock = PhaseClock()
         self._rng = np.random.default_rng(seed)
         self._action_dim = action_dim
 

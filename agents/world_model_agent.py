@@ -5,6 +5,8 @@ a trained agent picks an action and in what one update trains besides the world 
 rest lives here, once, so the two cannot drift apart:
 
 - seeding: TensorFlow's global seed and the agent's own generator come from ``seed``;
+- the run's phase clock (``clock``, agents/timing.py), timing the ``filter`` here and the
+  subclass's ``plan``;
 - the :class:`Filter` that folds each observation into the current feature, and the random
   prefill: until the first model update the agent acts uniformly at random, as the original
   does;
@@ -28,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from agents.diagnostics import world_model_diagnostics
+from agents.timing import PhaseClock
 from agents.world_model import Filter, WorldModel
 from envs.episodes import ReplaySampler
 
@@ -47,6 +50,7 @@ class WorldModelAgent:
         # Keras draws initial weights from its own global seed, TensorFlow ops from theirs: set
         # both (and Python's and NumPy's) so a run's seed fixes its weights and its samples.
         keras.utils.set_random_seed(config["seed"])
+        self.clock = PhaseClock()
         self.model = WorldModel(config, action_size)
         self._filter = Filter.from_config(self.model, config)
         self._config = config
@@ -77,7 +81,8 @@ class WorldModelAgent:
 
     def act(self, observation: Mapping[str, np.ndarray], training: bool) -> np.ndarray:
         """Action [A] float32 in [-1, 1] for an observation with ``image`` uint8 [64, 64, 3]."""
-        feature = self._filter.observe(observation["image"])
+        with self.clock.phase("filter"):
+            feature = self._filter.observe(observation["image"])
         shown = None
         if not self.trained:
             action = self._rng.uniform(-1.0, 1.0, self._action_size)

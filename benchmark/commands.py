@@ -214,6 +214,7 @@ def command_eval(args: Namespace) -> int:
 
 
 def command_status(args: Namespace) -> int:
+    from benchmark.progress import RATE_WINDOW_EPISODES
     from benchmark.slurm import EVALUATION_BOOK, slurm_status
     from benchmark.status import grid_status
 
@@ -222,13 +223,15 @@ def command_status(args: Namespace) -> int:
     rows = grid_status(specs, target)
     jobs = slurm_status(specs, args.results)
     table = Table(title=f"suite {args.suite} on {target.masked}")
-    columns = ["run key", "status", "config", "env steps", "progress", "train success", "train return", "run id"]
+    columns = ["run key", "status", "config", "env steps", "progress", f"time (last {RATE_WINDOW_EPISODES} episodes)",
+               "train success", "train return", "run id"]
     if jobs:
         columns.insert(2, "slurm")
     for column in columns:
         table.add_column(column)
     for row in rows:
-        cells = [str(row[c]) for c in ("key", "status", "config", "steps", "progress", "success", "return", "run_id")]
+        cells = [str(row[c]) for c in ("key", "status", "config", "steps", "progress", "time", "success", "return",
+                                       "run_id")]
         if jobs:
             job = jobs.get(row["key"])
             # A job belongs to the row of its config (or to the run key's row before any record).

@@ -10,6 +10,7 @@ adding a duplicate.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import os
 import shutil
@@ -194,6 +195,8 @@ def execute_run(spec: RunSpec, target: MongoTarget, results_dir: Path) -> RunOut
 def _train(config: dict[str, Any], run, run_dir: Path, resume: tuple[Path, LoopState] | None) -> dict[str, float]:
     from agents.loop import train_and_evaluate
     from agents.registry import build_agent
+    from agents.timing import METRIC_PREFIX as TIME_PREFIX
+    from agents.timing import TEARDOWN
     from benchmark.progress import PROGRESS_FILE, RunProgress
     from envs.isolated import IsolatedEnv
 
@@ -218,13 +221,17 @@ def _train(config: dict[str, Any], run, run_dir: Path, resume: tuple[Path, LoopS
     try:
         # Sacred sends metrics only at heartbeats (every 10 s); a checkpoint must not claim
         # steps whose metrics are still buffered, so it forces one (private, stable since 0.7).
+        # time/setup counts from the record's start_time, so the time/* metrics add up to its wall time.
         result = train_and_evaluate(config, agent, train_env, eval_env, run_dir, log, resume,
                                     flush=run._emit_heartbeat, artifact=_artifact_writer(run, run_dir),
-                                    progress=progress)
+                                    progress=progress, started_at=run.start_time.replace(tzinfo=dt.UTC).timestamp())
     finally:
         train_env.close()
         eval_env.close()
     _attach_last_episode(run, run_dir)
+    # Since the loop's last time points: its last progress record, closing the environments, the filmstrip.
+    teardown = sum(agent.clock.take().values())
+    log(f"{TIME_PREFIX}{TEARDOWN}", teardown, int(result["steps"]))
     return result
 
 

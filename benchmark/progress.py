@@ -1,7 +1,8 @@
 """How far a run has got, while it runs: one record, three readers.
 
 After every training episode the loop (``agents/loop.py``) calls a :class:`RunProgress`,
-which computes the step rate and ETA once and hands the same record to
+which computes the step rate, the ETA and where the time went (each phase's share of the
+wall time, agents/timing.py) once and hands the same record to
   * the run's log (``results/logs/<run key>.log`` locally, the job log on Slurm), one line;
   * its Sacred record, as ``info.progress`` (saved at each heartbeat, so ``status`` and
     Omniboard's "Run Info" show it);
@@ -23,14 +24,33 @@ import math
 import os
 import time
 from collections import deque
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
 PROGRESS_FILE = "progress.json"
-# The rate is measured over the latest episodes so that the fast random prefill at the start
-# of a run stops counting once planning (slower) has taken over.
+# The rate and the phases' shares are measured over the latest episodes so that the fast
+# random prefill at the start of a run stops counting once planning (slower) has taken over.
 RATE_WINDOW_EPISODES = 20
+SHOWN_PHASES = 3  # the largest shares in the one-line view
+
+
+def time_shares(episodes: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    """Each phase's share of the seconds of ``episodes`` (dicts phase -> seconds), largest first."""
+    totals: dict[str, float] = {}
+    for times in episodes:
+        for phase, seconds in times.items():
+            totals[phase] = totals.get(phase, 0.0) + seconds
+    whole = sum(totals.values())
+    if whole <= 0:
+        return {}
+    return {phase: seconds / whole for phase, seconds in sorted(totals.items(), key=lambda item: -item[1])}
+
+
+def time_cell(record: Mapping[str, Any] | None, shown: int = SHOWN_PHASES) -> str:
+    """The largest phase shares of a progress record, e.g. ``plan 41% update 33% env 12%``."""
+    shares = (record or {}).get("time_shares") or {}
+    return " ".join(f"{phase} {100 * share:.0f}%" for phase, share in list(shares.items())[:shown]) or "-"
 
 
 def format_duration(seconds: float | None) -> str:
@@ -51,6 +71,8 @@ def describe(record: Mapping[str, Any]) -> str:
         parts.append(f"ETA {record['eta']}")
     else:
         parts.append("starting")
+    if record.get("time_shares"):
+        parts.append(time_cell(record))
     return ", ".join(parts)
 
 
@@ -63,7 +85,8 @@ def progress_cell(record: Mapping[str, Any] | None, running: bool) -> str:
 
 
 class RunProgress:
-    """Called by the training loop as ``progress(step, episodes, summary)`` after each episode.
+    """Called by the training loop as ``progress(step, episodes, summary, times)`` after each
+    episode, ``times`` being the episode's seconds per phase.
 
     ``info`` is the Sacred run's ``info`` dict; ``path`` the JSON file the launcher reads.
     """
@@ -75,11 +98,15 @@ class RunProgress:
         self.info = info
         self.started = time.time()
         self._window: deque[tuple[float, int]] = deque([(self.started, step)], maxlen=RATE_WINDOW_EPISODES + 1)
+        self._times: deque[Mapping[str, float]] = deque(maxlen=RATE_WINDOW_EPISODES)
         self._write(self._record(step, episodes, {}, None))
 
-    def __call__(self, step: int, episodes: int, summary: Mapping[str, float]) -> dict[str, Any]:
+    def __call__(self, step: int, episodes: int, summary: Mapping[str, float],
+                 times: Mapping[str, float] | None = None) -> dict[str, Any]:
         now = time.time()
         self._window.append((now, step))
+        if times:
+            self._times.append(times)
         (then, before) = self._window[0]
         rate = (step - before) / (now - then) if step > before and now > then else None
         record = self._record(step, episodes, summary, rate)
@@ -94,6 +121,7 @@ class RunProgress:
             "step": int(step), "total": self.total, "episodes": int(episodes),
             "success": _number(summary.get("success")), "return": _number(summary.get("return")),
             "steps_per_s": rate, "eta_s": eta, "eta": format_duration(eta),
+            "time_shares": {phase: round(share, 4) for phase, share in time_shares(self._times).items()},
             "started": self.started, "updated": time.time(),
         }
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from benchmark.database import MongoTarget
 from benchmark.experiment import RUN_IDENTITY_KEYS
-from benchmark.progress import progress_cell
+from benchmark.progress import progress_cell, time_cell
 from benchmark.records import records_of
 from benchmark.registry import RunSpec
 
@@ -33,7 +33,8 @@ def grid_status(specs: list[RunSpec], target: MongoTarget) -> list[dict[str, Any
     """One row per record of each spec's run key (oldest first), or one ``not started`` row.
 
     Each row has the record's ``config_hash`` and ``config`` (``suite`` when the hash is the
-    suite's, else the differing ``key=value`` pairs), status, env steps and last train metrics.
+    suite's, else the differing ``key=value`` pairs), status, env steps, progress, the largest
+    shares of its wall time by phase over its last episodes (``time``) and last train metrics.
     """
     records: dict[str, list[dict]] = {}
     for doc in records_of(target, [s.key for s in specs], fields=("config", "status", "result", "heartbeat", "info.progress")):
@@ -44,7 +45,8 @@ def grid_status(specs: list[RunSpec], target: MongoTarget) -> list[dict[str, Any
         for doc in records.get(spec.key) or [None]:
             if doc is None:
                 rows.append({"key": spec.key, "status": NOT_STARTED, "config_hash": None, "config": "-",
-                             "steps": "-", "progress": "-", "success": "-", "return": "-", "run_id": "-"})
+                             "steps": "-", "progress": "-", "time": "-", "success": "-", "return": "-",
+                             "run_id": "-"})
                 continue
             status = doc["status"]
             if status == "RUNNING" and doc.get("heartbeat") and now - doc["heartbeat"] > STALE_AFTER:
@@ -59,6 +61,7 @@ def grid_status(specs: list[RunSpec], target: MongoTarget) -> list[dict[str, Any
                 "config": "suite" if config_hash == spec.config_hash else " ".join([config_hash, *differences]),
                 "steps": int(result.get("steps", 0)) if result else "-",
                 "progress": progress_cell((doc.get("info") or {}).get("progress"), status == "RUNNING"),
+                "time": time_cell((doc.get("info") or {}).get("progress")),
                 "success": _fmt(result.get("train/success")),
                 "return": _fmt(result.get("train/return")),
                 "run_id": doc["_id"],

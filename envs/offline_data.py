@@ -15,15 +15,18 @@ import numpy as np
 from tqdm import tqdm
 
 import envs
+from agents.timing import PhaseClock
 from envs.episodes import save_episode
 
 
 class NoisyExpert:
-    """The agent protocol around a MetaWorld scripted policy."""
+    """The agent protocol around a MetaWorld scripted policy (acting only: ``clock``, ``reset``
+    and ``act`` are what :func:`agents.loop.play_episode` uses)."""
 
     def __init__(self, env_name: str, noise: float, seed: int):
         from metaworld.policies import ENV_POLICY_MAP
 
+        self.clock = PhaseClock()
         self._policy = ENV_POLICY_MAP[env_name]()
         self._noise = noise
         self._rng = np.random.default_rng(seed)

@@ -9,7 +9,9 @@ comparable with the paper's:
 * curves: each run averaged within bins of environment steps (right-closed bins plotted at
   their right edge, as ``utils/plotting.py``), then mean and ±1 population std across seeds;
 * aggregates across tasks: rliable's IQM and mean with stratified-bootstrap 95% CIs, and
-  performance profiles (fraction of runs scoring above a threshold).
+  performance profiles (fraction of runs scoring above a threshold);
+* where the time goes: a run's seconds per phase are the sums of its ``time/<phase>`` points
+  (agents/timing.py), a cell's share of a phase the mean of its runs' shares.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+
+from agents.timing import METRIC_PREFIX, PHASES
 
 LAST_EPISODES = 10
 DEFAULT_BIN_STEPS = 30_000
@@ -102,6 +106,33 @@ def cell_summary(finals: pd.DataFrame, incomplete: Sequence[str] = ("RUNNING", "
             "wall_minutes": float(group["wall_minutes"].mean()) if group["wall_minutes"].notna().any() else float("nan"),
         })
     return pd.DataFrame(rows, columns=columns)
+
+
+def phase_seconds(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Seconds per run and phase [run_id x phase]: the sum of each run's ``time/<phase>`` points
+    (one per training episode, ``setup`` one per attempt), 0 where a run logged none of a phase.
+
+    Columns follow agents/timing.py's order; runs that logged no time at all have no row.
+    """
+    points = metrics[metrics["metric"].str.startswith(METRIC_PREFIX)] if len(metrics) else metrics
+    if points.empty:
+        return pd.DataFrame(index=pd.Index([], name="run_id"))
+    points = points.assign(phase=points["metric"].str[len(METRIC_PREFIX):])
+    table = points.pivot_table(index="run_id", columns="phase", values="value", aggfunc="sum", fill_value=0.0)
+    order = [p for p in PHASES if p in table.columns] + sorted(set(table.columns) - set(PHASES))
+    return table[order].rename_axis(columns=None)
+
+
+def cell_time_shares(finals: pd.DataFrame, seconds: pd.DataFrame) -> pd.DataFrame:
+    """Per task x method: ``task``, ``method`` and one column per phase, the mean across the
+    cell's runs of the phase's share (0-1) of the run's accounted seconds, setup included."""
+    phases = list(seconds.columns)
+    if finals.empty or seconds.empty:
+        return pd.DataFrame(columns=["task", "method", *phases])
+    shares = seconds.div(seconds.sum(axis=1), axis=0)
+    runs = finals[["run_id", "task", "method"]].drop_duplicates("run_id")
+    runs = runs.merge(shares, left_on="run_id", right_index=True)
+    return runs.groupby(["task", "method"], sort=False)[phases].mean().reset_index()
 
 
 CHOICES = ("safe", "risky", "none")

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from agents.timing import METRIC_PREFIX as TIME_PREFIX
 from benchmark.database import MongoTarget
 from benchmark.errors import SuiteError
 from benchmark.registry import Registry
@@ -256,7 +257,7 @@ class _Section:
                 ablations.setdefault(catalogue.bases[method], []).append(method)
         return cls(stage, prefix, context, runs, scored, metrics,
                    families=dict(zip(runs["task"], runs["family"], strict=True)), headline=headline,
-                   finals=finals, cells=_in_display_order(aggregate.cell_summary(finals), catalogue),
+                   finals=finals, cells=_in_display_order(_with_time_shares(finals, metrics), catalogue),
                    main=[m for m in methods if m not in catalogue.bases],
                    ablations={base: ablations[base] for base in catalogue.order(ablations)},
                    colours=catalogue.colours_for(runs["method"].unique()))
@@ -528,6 +529,16 @@ class _Section:
                      for r in unfinished.itertuples()]
             blocks += [Heading(f"Unfinished runs ({len(unfinished)})", 3), Bullets(_capped(items))]
         return blocks
+
+
+def _with_time_shares(finals: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
+    """The cells' summaries plus a ``time/<phase>`` column per phase any run timed (its share)."""
+    cells = aggregate.cell_summary(finals)
+    shares = aggregate.cell_time_shares(finals, aggregate.phase_seconds(metrics))
+    if shares.empty:
+        return cells
+    shares = shares.rename(columns={p: f"{TIME_PREFIX}{p}" for p in shares.columns if p not in ("task", "method")})
+    return cells.merge(shares, on=["task", "method"], how="left")
 
 
 def _in_display_order(cells: pd.DataFrame, catalogue: Catalogue) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from agents.timing import METRIC_PREFIX as TIME_PREFIX
 from reports.presentation import AGGREGATE_SCALE, Catalogue, method_title, order_methods, task_title
 from reports.references import Reference
 
@@ -175,18 +176,28 @@ def aggregate_table(stats: pd.DataFrame, family: str, name: str, title: str, not
 
 
 def cells_table(cells: pd.DataFrame, families: dict, references: Sequence[Reference] = ()) -> Table:
-    """Every task x method cell in long form with raw registry keys (for search and scripts)."""
+    """Every task x method cell in long form with raw registry keys (for search and scripts).
+
+    Columns ``time/<phase>`` of ``cells`` (shares 0-1) become a group ``<phase> %`` after the
+    wall time: where each cell's runs spent it.
+    """
     refs = {(r.task, r.method): r for r in references}
-    header = ["task", "method", "metric", "value", "seeds", "unfinished", "wall time per run (min)", "reported"]
+    phases = [c for c in cells.columns if c.startswith(TIME_PREFIX)]
+    header = ["task", "method", "metric", "value", "seeds", "unfinished", "wall time per run (min)",
+              *[f"{c[len(TIME_PREFIX):]} %" for c in phases], "reported"]
     rows = []
-    for r in cells.itertuples():
-        ref = refs.get((r.task, r.method))
-        wall = getattr(r, "wall_minutes", float("nan"))
-        rows.append([Cell(str(r.task)), Cell(str(r.method)), Cell(str(r.metric)),
-                     Cell(format_score(r.mean, r.sem, families[r.task], r.metric)), Cell(str(r.n)),
-                     Cell(str(r.n_incomplete)), Cell(MISSING if pd.isna(wall) else f"{wall:.1f}"),
-                     Cell(format_reference(ref, families[r.task]) if ref else MISSING)])
-    return Table("all_cells", "All cells", header, rows)
+    for r in cells.to_dict("records"):
+        ref = refs.get((r["task"], r["method"]))
+        wall = r.get("wall_minutes", float("nan"))
+        rows.append([Cell(str(r["task"])), Cell(str(r["method"])), Cell(str(r["metric"])),
+                     Cell(format_score(r["mean"], r["sem"], families[r["task"]], r["metric"])), Cell(str(r["n"])),
+                     Cell(str(r["n_incomplete"])), Cell(MISSING if pd.isna(wall) else f"{wall:.1f}"),
+                     *[Cell(MISSING if pd.isna(r[c]) else f"{100 * r[c]:.0f}") for c in phases],
+                     Cell(format_reference(ref, families[r["task"]]) if ref else MISSING)])
+    notes = [f"`<phase> %`: the share of a run's wall time spent in each phase (the sums of its "
+             f"`{TIME_PREFIX}<phase>` metrics, setup included; phases in agents/timing.py), mean across the "
+             "cell's runs."] if phases else []
+    return Table("all_cells", "All cells", header, rows, notes)
 
 
 def choice_table(rates: pd.DataFrame, tasks: Sequence[str], methods: Sequence[str], last: int,
