@@ -112,7 +112,7 @@ BAD_FILES = {
                       "not a LatCo Bench runs file"),
     "an entry without origin": (lambda source, out: _rewritten(source, out, lambda lines: [
         lines[0], lines[1], {key: value for key, value in lines[2].items() if key != "origin"}]),
-        f"entry 2 ({KEYS[1]}) on line 3 is invalid: no origin"),
+        "on line 3 is invalid: no origin"),
     "a run missing": (lambda source, out: _rewritten(source, out, lambda lines: lines[:2]),
                       "holds 1 of the 2 runs its header announces (truncated)"),
 }
