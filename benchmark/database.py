@@ -123,8 +123,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def process_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this machine (whoever owns it)."""
+def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -151,7 +150,7 @@ class EmbeddedServer:
             state = json.loads(self.state_file.read_text())
         except (OSError, ValueError):
             return None
-        return state if process_alive(state.get("pid", -1)) else None
+        return state if _alive(state.get("pid", -1)) else None
 
     def target(self) -> MongoTarget | None:
         """The running server's target, or None if it is not running."""
@@ -214,10 +213,10 @@ class EmbeddedServer:
             return False
         os.kill(state["pid"], signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
-        while process_alive(state["pid"]) and time.monotonic() < deadline:
+        while _alive(state["pid"]) and time.monotonic() < deadline:
             time.sleep(0.1)
             _reap(state["pid"])
-        if process_alive(state["pid"]):
+        if _alive(state["pid"]):
             os.kill(state["pid"], signal.SIGKILL)
         self.state_file.unlink(missing_ok=True)
         return True
