@@ -7,6 +7,8 @@
     python run_suite.py status --suite smoke
     python run_suite.py cancel --suite paper [--tasks ..] [--methods ..] [--seeds ..]
     python run_suite.py report --suite smoke [--out DIR]
+    python run_suite.py export --suite smoke [--tasks ..] [--methods ..] [--seeds ..] [--out FILE] [--artifacts]
+    python run_suite.py import FILE [FILE ..]
     python run_suite.py eval --suite smoke [--episodes 10] [--launcher slurm --cluster PROFILE ..]
     python run_suite.py db start|stop|status
     python run_suite.py omniboard [--port 9000]
@@ -47,13 +49,16 @@ def _add_launcher(parser: argparse.ArgumentParser) -> None:
                        help="extra sbatch option, repeatable: --sbatch qos=high --sbatch exclusive")
 
 
-def _add_selection(parser: argparse.ArgumentParser, suite_required: bool) -> None:
+def _add_selection(parser: argparse.ArgumentParser, suite_required: bool, overrides: bool = True) -> None:
     parser.add_argument("--suite", required=suite_required, default=None if suite_required else "smoke")
     parser.add_argument("--tasks", nargs="+", help="only these tasks of the suite")
     parser.add_argument("--methods", nargs="+", help="only these methods or ablations of the suite")
     parser.add_argument("--seeds", nargs="+", help="seeds (default: the suite's)")
     parser.add_argument("--profile", help="profile name (default: the suite's)")
-    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    if overrides:
+        parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    else:
+        parser.set_defaults(overrides=[])
 
 
 def _add_common(parser: argparse.ArgumentParser, default) -> None:
@@ -118,6 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_selection(evaluate, suite_required=True)
     evaluate.add_argument("--episodes", type=int, default=10, help="evaluation episodes per run")
     _add_launcher(evaluate)
+
+    export = commands.add_parser("export", help="the selected runs' records and metrics as one file (docs/runs.md)")
+    _add_selection(export, suite_required=True, overrides=False)
+    export.add_argument("--out", type=Path, default=None,
+                        help="the file to write (default: results/exports/<suite>.jsonl.gz)")
+    export.add_argument("--no-output", action="store_true", help="leave out each run's captured output")
+    export.add_argument("--artifacts", action="store_true", help="add the runs' artifacts and source files")
+
+    importing = commands.add_parser("import", help="add the runs of export files to the database (docs/runs.md)")
+    importing.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files written by export")
 
     db = commands.add_parser("db", help="the embedded MongoDB server")
     db.add_argument("action", choices=("start", "stop", "status"))

@@ -241,6 +241,9 @@ def command_status(args: Namespace) -> int:
     console.print(table)
     print("config: 'suite' = the suite's config; otherwise the record's config hash and the keys it "
           "ran with that differ from the suite's")
+    if any(row["config"].startswith("stale") for row in rows):
+        print("stale (imported): a record imported from a runs file whose config is no longer the suite's (the code "
+              "or the registry changed since it ran); `run` runs it again, or check out the commit it ran at")
     evaluations = slurm_status(specs, args.results, EVALUATION_BOOK)
     for job in evaluations.values():
         print(f"{job['record_key']}: Slurm job {job['job_id']} {job['state']}")
@@ -281,6 +284,46 @@ def command_report(args: Namespace) -> int:
     summary = write_report(target, out, suite=args.suite, options=options)
     print(summary.message)
     print(f"report written: {summary.index} (HTML: {summary.index.with_suffix('.html')})")
+    return 0
+
+
+def command_export(args: Namespace) -> int:
+    from tqdm import tqdm
+
+    from benchmark.runs_export import export_runs
+
+    _, specs = _expand(args)
+    target = resolve_target(args.mongo_url, args.results)
+    out = args.out or args.results / "exports" / f"{args.suite}.jsonl.gz"
+    selection = {"suite": args.suite, "tasks": args.tasks, "methods": args.methods, "seeds": args.seeds,
+                 "profile": specs[0].profile if specs else args.profile}
+    summary = export_runs(target, specs, selection, out, output=not args.no_output, artifacts=args.artifacts,
+                          progress=lambda docs: tqdm(docs, desc="export", unit="run", file=sys.stderr, disable=None))
+    if summary is None:
+        print(f"no records of the {len(specs)} selected run keys of suite {args.suite} in database "
+              f"{target.db_name} at {target.masked}: nothing exported, no file written; check the selection "
+              f"with `run_suite.py status --suite {args.suite}`", file=sys.stderr)
+        return 1
+    counts = summary.counts
+    print(f"exported {counts['runs']} runs of suite {args.suite} ({counts['metric_series']} metric series, "
+          f"{counts['metric_points']} points, {counts['artifacts']} artifacts) to {summary.path} "
+          f"({summary.size / 1024:.1f} KB)")
+    return 0
+
+
+def command_import(args: Namespace) -> int:
+    from tqdm import tqdm
+
+    from benchmark.runs_file import check_runs_file
+    from benchmark.runs_import import import_files
+
+    headers = [check_runs_file(path) for path in args.files]  # a bad file is named before the database is asked
+    target = resolve_target(args.mongo_url, args.results)
+    summaries = import_files(args.files, target, headers, progress=lambda entries, total: tqdm(
+        entries, total=total, desc="import", unit="run", file=sys.stderr, disable=None))
+    print(f"database: {target.masked} (db {target.db_name})")
+    for summary in summaries:
+        print(summary.describe())
     return 0
 
 

@@ -123,7 +123,8 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (whoever owns it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -150,7 +151,7 @@ class EmbeddedServer:
             state = json.loads(self.state_file.read_text())
         except (OSError, ValueError):
             return None
-        return state if _alive(state.get("pid", -1)) else None
+        return state if process_alive(state.get("pid", -1)) else None
 
     def target(self) -> MongoTarget | None:
         """The running server's target, or None if it is not running."""
@@ -213,10 +214,10 @@ class EmbeddedServer:
             return False
         os.kill(state["pid"], signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
-        while _alive(state["pid"]) and time.monotonic() < deadline:
+        while process_alive(state["pid"]) and time.monotonic() < deadline:
             time.sleep(0.1)
             _reap(state["pid"])
-        if _alive(state["pid"]):
+        if process_alive(state["pid"]):
             os.kill(state["pid"], signal.SIGKILL)
         self.state_file.unlink(missing_ok=True)
         return True

@@ -86,7 +86,8 @@ def failure_directory(results_dir: Path) -> Path:
     return Path(results_dir) / "failed_records"
 
 
-def _git_commit() -> str:
+def git_commit() -> str:
+    """This checkout's short commit (read-only ``git rev-parse``), "unknown" outside a checkout."""
     try:
         return subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
@@ -97,20 +98,26 @@ def _git_commit() -> str:
 
 
 def _observer(spec: RunSpec, target: MongoTarget, results_dir: Path, previous: Any, resume_step: int):
-    """A MongoObserver that tags the run for Omniboard and reuses the run key's old record."""
+    """A MongoObserver that tags the run for Omniboard, reuses the run key's old record and
+    gives the record its origin (``benchmark.records.record_origin``)."""
     from sacred.observers import MongoObserver
+
+    from benchmark.records import record_origin
 
     class SuiteMongoObserver(MongoObserver):
         def insert(self) -> None:
             self.run_entry["omniboard"] = {"tags": spec.tags}
             if self.overwrite:
                 # Replace, not $set: fields of the earlier attempt (fail_trace, result,
-                # stop_time) must not survive into the new one.
-                for stale in ("fail_trace", "result", "stop_time"):
+                # stop_time) must not survive into the new one. A record imported from another
+                # database and run again here is this database's record now (its origin stays).
+                for stale in ("fail_trace", "result", "stop_time", "imported"):
                     self.run_entry.pop(stale, None)
                 self.runs.replace_one({"_id": self.run_entry["_id"]}, self.run_entry, upsert=True)
                 return
             super().insert()
+            self.run_entry["origin"] = record_origin(self.run_entry, target.db_name)
+            self.runs.update_one({"_id": self.run_entry["_id"]}, {"$set": {"origin": self.run_entry["origin"]}})
 
     observer = SuiteMongoObserver(
         url=target.url,
@@ -121,6 +128,8 @@ def _observer(spec: RunSpec, target: MongoTarget, results_dir: Path, previous: A
         connectTimeoutMS=2000,
     )
     if previous is not None:
+        # Before Sacred gives the record this attempt's start time, which a computed origin reads.
+        observer.overwrite["origin"] = record_origin(observer.overwrite, target.db_name)
         _truncate_metrics(observer.metrics, previous, resume_step)
     return observer
 
@@ -181,7 +190,7 @@ def execute_run(spec: RunSpec, target: MongoTarget, results_dir: Path) -> RunOut
     def main(_run, _config):
         return _train(dict(_config), _run, run_dir, resume)
 
-    meta = {"comment": spec.key, "git_commit": _git_commit(), "host_pid": os.getpid()}
+    meta = {"comment": spec.key, "git_commit": git_commit(), "host_pid": os.getpid()}
     try:
         with run_lock(run_dir):
             run = experiment.run(meta_info=meta, options={"--capture": "sys"})

@@ -3,7 +3,9 @@ it ran with.
 
 A run started with overrides (``run ... steps=6000``) has another config hash than the suite's;
 ``status`` without those overrides still shows it, marked with its hash and the keys whose
-values differ from the suite's config.
+values differ from the suite's config. A record imported from a runs file (``run_suite.py
+import``, docs/runs.md) is marked ``imported``, and ``stale`` when its config hash is no longer
+the suite's: the code or the registry changed since it ran, so ``run`` would run it again.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ def grid_status(specs: list[RunSpec], target: MongoTarget) -> list[dict[str, Any
     shares of its wall time by phase over its last episodes (``time``) and last train metrics.
     """
     records: dict[str, list[dict]] = {}
-    for doc in records_of(target, [s.key for s in specs], fields=("config", "status", "result", "heartbeat", "info.progress")):
+    fields = ("config", "status", "result", "heartbeat", "info.progress", "imported", "meta.git_commit")
+    for doc in records_of(target, [s.key for s in specs], fields=fields):
         records.setdefault(doc["config"]["run_key"], []).append(doc)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     rows = []
@@ -53,12 +56,11 @@ def grid_status(specs: list[RunSpec], target: MongoTarget) -> list[dict[str, Any
                 status = "PROBABLY_DEAD"
             result = doc.get("result") or {}
             config_hash = doc["config"]["config_hash"]
-            differences = config_differences(doc["config"], spec.config)
             rows.append({
                 "key": spec.key,
                 "status": status,
                 "config_hash": config_hash,
-                "config": "suite" if config_hash == spec.config_hash else " ".join([config_hash, *differences]),
+                "config": config_cell(doc, spec),
                 "steps": int(result.get("steps", 0)) if result else "-",
                 "progress": progress_cell((doc.get("info") or {}).get("progress"), status == "RUNNING"),
                 "time": time_cell((doc.get("info") or {}).get("progress")),
@@ -67,6 +69,20 @@ def grid_status(specs: list[RunSpec], target: MongoTarget) -> list[dict[str, Any
                 "run_id": doc["_id"],
             })
     return rows
+
+
+def config_cell(doc: dict[str, Any], spec: RunSpec) -> str:
+    """``suite``, or the record's hash and differing keys; imported records say so, and say
+    ``stale`` with the commit they ran at when their config is not the suite's any more."""
+    config_hash = doc["config"]["config_hash"]
+    imported = "imported" in doc
+    if config_hash == spec.config_hash:
+        return "suite (imported)" if imported else "suite"
+    cell = " ".join([config_hash, *config_differences(doc["config"], spec.config)])
+    if imported:
+        commit = (doc.get("meta") or {}).get("git_commit") or "unknown"
+        return f"stale (imported, ran at {commit}): {cell}"
+    return cell
 
 
 def _fmt(value: Any) -> str:

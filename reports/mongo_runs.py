@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.database import MongoTarget
+from benchmark.records import last_activity
 from reports.presentation import family_of
 
 # Sacred writes a heartbeat every 10 s; the status command uses the same threshold.
@@ -88,8 +89,10 @@ def _wall_minutes(doc: dict) -> float:
 
 
 def runs_frame(docs: Iterable[dict], now: dt.datetime | None = None) -> pd.DataFrame:
-    """One row per Sacred run document; marks stale RUNNING records and superseded ones."""
+    """One row per Sacred run document; marks stale RUNNING records and superseded ones (every
+    record of a run key but the one active last)."""
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    docs = list(docs)
     rows = []
     for doc in docs:
         config = doc.get("config") or {}
@@ -109,9 +112,13 @@ def runs_frame(docs: Iterable[dict], now: dt.datetime | None = None) -> pd.DataF
             "wall_minutes": _wall_minutes(doc),
         })
     frame = pd.DataFrame(rows, columns=[c for c in RUN_COLUMNS if c != "superseded"])
+    frame["latest"] = [last_activity(doc) for doc in docs]
     frame = frame.sort_values("run_id", kind="stable").reset_index(drop=True)
-    frame["superseded"] = frame.duplicated("run_key", keep="last")
-    return frame
+    # The current record of a run key is the one active last, ids breaking ties: a record imported
+    # from another database has the newest id here however old it is (docs/runs.md).
+    latest_first = frame.sort_values(["latest", "run_id"], kind="stable")
+    frame["superseded"] = latest_first.duplicated("run_key", keep="last").sort_index()
+    return frame.drop(columns="latest")
 
 
 def load_runs(target: MongoTarget, selection: Selection | str | None = None) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from conftest import ROOT, artifact_path, run_cli, session_processes
 
 from benchmark.database import MongoTarget
 
-SEED0, SEED1 = "smoke/pm_lottery/random/seed0/smoke", "smoke/pm_lottery/random/seed1/smoke"
+SEED0, SEED1, SEED2 = (f"smoke/pm_lottery/random/seed{seed}/smoke" for seed in range(3))
 
 
 def _free_port() -> int:
@@ -44,7 +44,8 @@ def _get_json(url: str, timeout: float = 5):
 
 @pytest.fixture(scope="module")
 def board(server, results_dir, tmp_path_factory):
-    """Two real smoke runs (one COMPLETED, one FAILED) and `run_suite.py omniboard` on them;
+    """Two real smoke runs (one COMPLETED, one FAILED), a third imported from another database, and
+    `run_suite.py omniboard` on them;
     at the end the command is stopped with SIGTERM, which must stop its ``node`` too."""
     database = MongoTarget(server.url, f"test_{uuid.uuid4().hex[:10]}")
     selection = ("run", "--suite", "smoke", "--tasks", "pm_lottery", "--methods", "random", "--seeds")
@@ -52,6 +53,14 @@ def board(server, results_dir, tmp_path_factory):
     assert completed.returncode == 0, completed.stderr[-2000:]
     failed = run_cli(*selection, "1", "fail_at_step=60", results=results_dir, db_name=database.db_name)
     assert failed.returncode == 1, failed.stderr[-2000:]
+    # Seed 2 made in another database, exported and imported here (docs/runs.md).
+    elsewhere = f"test_{uuid.uuid4().hex[:10]}"
+    assert run_cli(*selection, "2", results=results_dir, db_name=elsewhere).returncode == 0
+    shipped = tmp_path_factory.mktemp("runs_file") / "seed2.jsonl.gz"
+    exported = run_cli("export", *selection[1:], "2", "--out", str(shipped), results=results_dir, db_name=elsewhere)
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    imported = run_cli("import", str(shipped), results=results_dir, db_name=database.db_name)
+    assert imported.returncode == 0 and "1 imported" in imported.stdout, imported.stderr[-2000:]
     before = set(session_processes())
     port = _free_port()
     command = [sys.executable, str(ROOT / "run_suite.py"), "--results", str(results_dir), "omniboard", "--port", str(port)]
@@ -79,7 +88,8 @@ def board(server, results_dir, tmp_path_factory):
 def test_omniboard_lists_the_suite_runs_on_loopback_only(board):
     url, _ = board
     runs = _get_json(f"{url}/sacred/api/v1/Runs?select=config,status,omniboard")
-    assert sorted((r["config"]["run_key"], r["status"]) for r in runs) == [(SEED0, "COMPLETED"), (SEED1, "FAILED")]
+    assert sorted((r["config"]["run_key"], r["status"]) for r in runs) == [
+        (SEED0, "COMPLETED"), (SEED1, "FAILED"), (SEED2, "COMPLETED")]
     assert all("pm_lottery" in r["omniboard"]["tags"] for r in runs)
     page = urllib.request.urlopen(f"{url}/sacred", timeout=5).read().decode()
     assert "<html" in page.lower()
@@ -111,26 +121,28 @@ def test_a_browser_shows_the_runs_their_tags_and_a_metric_plot(board):
                 [key] = [cell for cell in cells if cell.startswith("smoke/")]  # the Notes column
                 rows[key] = cells
             page.screenshot(path=artifact_path("omniboard_runs.png"), full_page=True)
-            assert set(rows) == {SEED0, SEED1}
+            assert set(rows) == {SEED0, SEED1, SEED2}
             for key, cells in rows.items():
                 assert records[key]["status"] in cells
                 assert set(records[key]["omniboard"]["tags"]) <= set(cells)
                 assert str(records[key]["_id"]) in cells
 
-            # A run's "Metrics Plot" tab: the train/* series, plotted at their environment steps.
-            run = records[SEED0]
-            page.goto(f"{url}/sacred?showDrillDownRunModal=true&runIdToExpand={run['_id']}")
-            page.locator(".js-plotly-plot .legendtext").first.wait_for(timeout=60_000)
-            legend = page.locator(".js-plotly-plot .legendtext").all_text_contents()
-            page.screenshot(path=artifact_path(f"omniboard_run{run['_id']}_metrics.png"))
-            metrics = {m["name"]: m for m in database.database().metrics.find({"run_id": run["_id"]})}
-            assert {"train/return", "train/success", "train/length"} <= set(legend)
-            assert set(legend) == set(metrics)
-            traces = page.evaluate("() => document.querySelector('.js-plotly-plot').data"
-                                   ".map(t => ({name: t.name, x: Array.from(t.x), y: Array.from(t.y)}))")
-            plotted = {trace["name"]: trace for trace in traces}
-            assert plotted["train/success"]["x"] == metrics["train/success"]["steps"] == [50, 100, 150, 200, 250, 300]
-            assert plotted["train/return"]["y"] == pytest.approx(metrics["train/return"]["values"])
+            # A run's "Metrics Plot" tab: the train/* series, plotted at their environment steps; the
+            # imported run's too, from the series the import re-pointed to its new id.
+            for key in (SEED2, SEED0):
+                run = records[key]
+                page.goto(f"{url}/sacred?showDrillDownRunModal=true&runIdToExpand={run['_id']}")
+                page.locator(".js-plotly-plot .legendtext").first.wait_for(timeout=60_000)
+                legend = page.locator(".js-plotly-plot .legendtext").all_text_contents()
+                page.screenshot(path=artifact_path(f"omniboard_run{run['_id']}_metrics.png"))
+                metrics = {m["name"]: m for m in database.database().metrics.find({"run_id": run["_id"]})}
+                assert {"train/return", "train/success", "train/length"} <= set(legend)
+                assert set(legend) == set(metrics)
+                traces = page.evaluate("() => document.querySelector('.js-plotly-plot').data"
+                                       ".map(t => ({name: t.name, x: Array.from(t.x), y: Array.from(t.y)}))")
+                plotted = {trace["name"]: trace for trace in traces}
+                assert plotted["train/success"]["x"] == metrics["train/success"]["steps"] == [50, 100, 150, 200, 250, 300]
+                assert plotted["train/return"]["y"] == pytest.approx(metrics["train/return"]["values"])
 
             # Its "Run Info" tab: the run's last progress report.
             modal = page.locator(".modal-dialog")
