@@ -181,6 +181,19 @@ def test_a_completed_imported_run_is_not_run_again(machines, database):
     assert _counts(database)["runs"] == 2
 
 
+def _table_row(table: str, key: str) -> str:
+    """The row of ``key`` in a rich table, its wrapped cells' continuation lines joined to it."""
+    lines = table.splitlines()
+    [start] = [i for i, line in enumerate(lines) if key in line]
+    row = [lines[start]]
+    for line in lines[start + 1:]:
+        cells = line.split("│")
+        if len(cells) < 3 or cells[1].strip():  # a border, or the next row
+            break
+        row.append(line)
+    return " ".join(row)
+
+
 def test_status_marks_an_imported_run_stale_when_the_suite_config_changed(machines, database):
     assert _import(machines, database, machines["files"]["first"]).returncode == 0
     current = run_cli("status", *SELECTION, "--seeds", "0", results=machines["results"], db_name=database.db_name)
@@ -188,7 +201,7 @@ def test_status_marks_an_imported_run_stale_when_the_suite_config_changed(machin
     # An override stands for a code change: the suite's config (and hash) is not the one the run had.
     changed = run_cli("status", *SELECTION, "--seeds", "0", "steps=350", results=machines["results"],
                       db_name=database.db_name)
-    [row] = [line for line in changed.stdout.splitlines() if KEYS[0] in line]
+    row = _table_row(changed.stdout, KEYS[0])
     commit = database.database().runs.find_one({"config.run_key": KEYS[0]})["meta"]["git_commit"]
     assert f"stale (imported, ran at {commit})" in row and "steps=300" in row
     assert "stale (imported): a record imported from a runs file" in changed.stdout
