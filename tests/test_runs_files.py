@@ -241,3 +241,26 @@ def test_an_import_killed_inside_a_run_leaves_it_invisible_and_the_next_import_c
     assert completed.returncode == 0 and "2 imported" in completed.stdout, completed.stdout + completed.stderr
     assert _counts(database) == {**_counts(machines["first"]), "fs.files": 0}  # no file: exported without artifacts
     assert database.database().runs.count_documents({"import_reservation": {"$exists": True}}) == 0
+
+
+SHIPPED = sorted((ROOT / "docs" / "runs").glob("*.jsonl.gz"))
+
+
+def test_the_main_jobs_runs_are_shipped():
+    assert {path.name for path in SHIPPED} >= {"smoke.jsonl.gz", "learn_demo.jsonl.gz"}
+
+
+@pytest.mark.parametrize("shipped", SHIPPED, ids=[path.name for path in SHIPPED])
+def test_a_shipped_runs_file_imports_into_a_fresh_database_and_reports(shipped, results_dir, database, tmp_path):
+    header = json.loads(gzip.open(shipped).readline())
+    imported = run_cli("import", str(shipped), results=results_dir, db_name=database.db_name)
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    assert f"{header['counts']['runs']} imported" in imported.stdout, imported.stdout
+    assert _counts(database)["runs"] == header["counts"]["runs"]
+    out = tmp_path / "report"
+    report = run_cli("report", "--suite", header["suite"], "--out", str(out), "--bootstrap-reps", "50",
+                     results=results_dir, db_name=database.db_name)
+    assert report.returncode == 0, report.stderr[-2000:]
+    runs = (out / "runs.csv").read_text().strip().splitlines()
+    assert len(runs) - 1 == header["counts"]["runs"]  # one row per shipped run, under the column names
+    assert (out / "index.md").exists() and any(out.glob("*.png"))
