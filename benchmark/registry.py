@@ -9,6 +9,8 @@ order stated in ``benchmark/config.py``'s docstring.
 
 from __future__ import annotations
 
+import math
+
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,7 +36,7 @@ _ALLOWED_KEYS = {
     "tasks": {"description", "config"},
     "methods": {"description", "config", "family_overrides", *_PRESENTATION_KEYS},
     "ablations": {"description", "base", "overrides", *_PRESENTATION_KEYS},
-    "profiles": {"description", "overrides", "family_overrides"},
+    "profiles": {"description", "overrides", "family_overrides", "planner_budget_scale"},
     "suites": {"description", "profile", "seeds", "overrides", "entries"},
 }
 
@@ -146,6 +148,11 @@ class Registry:
                 )
         for name in self.names("suites"):
             self.suite_cells(name)
+        for profile in self.entries["profiles"].values():
+            scale = profile.get("planner_budget_scale", 1)
+            if isinstance(scale, bool) or not isinstance(scale, int | float) or not 0 < scale <= 1:
+                raise ConfigError(f"{profile['_path']}: planner_budget_scale must be a number in (0, 1], got "
+                                  f"{scale!r}; it multiplies every method's optimization_steps")
         for kind in ("tasks", "methods", "ablations", "profiles"):
             for name in self.names(kind):
                 entry = self.entries[kind][name]
@@ -197,6 +204,9 @@ class Registry:
         if ablation:
             layers.append((ablation["_path"], ablation.get("overrides") or {}))
         profile_entry = self._entry("profiles", profile)
+        if "planner_budget_scale" in profile_entry:
+            layers.append((f"{profile_entry['_path']} (planner_budget_scale)",
+                           scaled_planner_budget(resolve(layers), profile_entry["planner_budget_scale"])))
         layers.append((profile_entry["_path"], profile_entry.get("overrides") or {}))
         layers.append(
             (profile_entry["_path"], (profile_entry.get("family_overrides") or {}).get(family) or {})
@@ -243,6 +253,17 @@ class Registry:
                 )
                 specs.append(RunSpec(suite, task, method, int(seed), profile, config))
         return specs
+
+
+def scaled_planner_budget(config: dict[str, Any], scale: float) -> dict[str, Any]:
+    """The method's own planner iterations times a profile's ``planner_budget_scale``, rounded up.
+
+    One factor for every planner is what makes a small profile fair (docs/protocol.md#fair-budgets-at-mini):
+    each method keeps the ratio of its iterations to the others' that the paper gave it, instead
+    of one absolute count that is generous to some planners and starves others (30 iterations
+    are 15% of LatCo's 200 but 6% of shooting GD's 500 and under 1% of first-order LatCo's 5,000).
+    """
+    return {"optimization_steps": max(1, math.ceil(config["optimization_steps"] * scale - 1e-9))}
 
 
 def _check_presentation(data: dict[str, Any], path: Path) -> None:
