@@ -10,7 +10,6 @@ order stated in ``benchmark/config.py``'s docstring.
 from __future__ import annotations
 
 import math
-
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
