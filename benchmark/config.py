@@ -12,8 +12,9 @@ here), each layer overriding the ones before it:
 3. the method (``methods/<method>.yaml`` ``config:``), then its ``family_overrides:`` for the
    task's ``env_family``
 4. the ablation's ``overrides:`` (when the name is an ablation of that method)
-5. the profile's ``overrides:``, then its ``family_overrides:`` for the task's family
-6. the suite's ``overrides:``
+5. the profile's ``planner_budget_scale`` (each method's ``optimization_steps`` times it), then
+   its ``overrides:``, then its ``family_overrides:`` for the task's family
+6. the suite's ``overrides:``, then its ``task_overrides:`` for the task
 7. ``key=value`` pairs on the command line
 
 Ownership: a key that any method, method family override or ablation sets is a *method

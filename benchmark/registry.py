@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmark.claims import Claim, parse_claims
 from benchmark.config import check_family_overrides, config_hash, did_you_mean, load_yaml_mapping, resolve
 from benchmark.errors import ConfigError
 
@@ -36,7 +37,7 @@ _ALLOWED_KEYS = {
     "methods": {"description", "config", "family_overrides", *_PRESENTATION_KEYS},
     "ablations": {"description", "base", "overrides", *_PRESENTATION_KEYS},
     "profiles": {"description", "overrides", "family_overrides", "planner_budget_scale"},
-    "suites": {"description", "profile", "seeds", "overrides", "entries"},
+    "suites": {"description", "profile", "seeds", "overrides", "task_overrides", "entries", "claims"},
 }
 
 
@@ -146,7 +147,8 @@ class Registry:
                     f"use one of: {', '.join(self.names('methods'))}"
                 )
         for name in self.names("suites"):
-            self.suite_cells(name)
+            self._check_task_overrides(name)
+            self.claims(name)
         for profile in self.entries["profiles"].values():
             scale = profile.get("planner_budget_scale", 1)
             if isinstance(scale, bool) or not isinstance(scale, int | float) or not 0 < scale <= 1:
@@ -177,6 +179,24 @@ class Registry:
                     if (task, method) not in cells:
                         cells.append((task, method))
         return cells
+
+    def _check_task_overrides(self, suite: str) -> None:
+        """A suite's ``task_overrides``: run lengths and the like that only some of its tasks need."""
+        data = self._entry("suites", suite)
+        tasks = {task for task, _ in self.suite_cells(suite)}
+        overrides = data.get("task_overrides") or {}
+        if not isinstance(overrides, dict):
+            raise ConfigError(f"{data['_path']}: task_overrides must map the suite's tasks to key: value mappings")
+        for task, layer in overrides.items():
+            if task not in tasks or not isinstance(layer, dict):
+                raise ConfigError(f"{data['_path']}: task_overrides.{task} must be a mapping for a task of the "
+                                  f"suite (its tasks: {', '.join(sorted(tasks))})")
+            resolve([(f"{data['_path']} (task_overrides.{task})", layer)])
+
+    def claims(self, suite: str) -> list[Claim]:
+        """The claims the suite declares (benchmark/claims.py), checked against its grid."""
+        data = self._entry("suites", suite)
+        return parse_claims(data["claims"], data["_path"], self.suite_cells(suite)) if "claims" in data else []
 
     def resolve_config(
         self,
@@ -247,9 +267,8 @@ class Registry:
         specs = []
         for task, method in cells:
             for seed in seed_list:
-                config = self.resolve_config(
-                    task, method, profile, data.get("overrides"), cli_overrides, seed
-                )
+                suite_overrides = {**(data.get("overrides") or {}), **(data.get("task_overrides") or {}).get(task, {})}
+                config = self.resolve_config(task, method, profile, suite_overrides, cli_overrides, seed)
                 specs.append(RunSpec(suite, task, method, int(seed), profile, config))
         return specs
 

@@ -5,7 +5,7 @@ The reward is 1 at every step that ends with the mass inside the goal disc and 0
 and ``info['success']`` says the same; the episode does not end on arrival, so an agent that
 reaches the goal keeps being paid for staying (as Sparse MetaWorld pays every successful
 step), and episode success is "inside at some step". The goal is drawn grey, green while the
-mass is inside. Goal position and radius were chosen by measurement (bench/pm_reach_random.py)
+mass is inside. Goal position and radius were chosen by measurement (bench/random_success.py)
 so that uniformly random actions succeed in roughly one episode in ten of the task's length:
 rewards are rare in the random prefill but present.
 """

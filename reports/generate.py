@@ -23,10 +23,11 @@ import numpy as np
 import pandas as pd
 
 from agents.timing import METRIC_PREFIX as TIME_PREFIX
+from benchmark.claims import Claim
 from benchmark.database import MongoTarget
 from benchmark.errors import SuiteError
 from benchmark.registry import Registry
-from reports import aggregate, figures, tables
+from reports import aggregate, claims, figures, tables
 from reports.index import (
     Block,
     Bullets,
@@ -48,7 +49,7 @@ from reports.presentation import (
     headline_metric,
     metric_title,
     order_tasks,
-    registry_catalogue,
+    task_title,
 )
 from reports.references import Reference, load_references
 
@@ -89,6 +90,7 @@ class _Context:
     options: ReportOptions
     references: list[Reference]
     catalogue: Catalogue  # method and ablation titles, colours, order and bases
+    claims: dict[str, list[Claim]]  # suite -> the claims it declares (benchmark/claims.py)
 
 
 def generate_report(target: MongoTarget, out: Path, suite: str | None = None,
@@ -110,8 +112,10 @@ def write_report(target: MongoTarget, out: Path, suite: str | None = None,
         raise SuiteError(f"--bin-steps must be positive, got {options.bin_steps}")
     references, reference_note = load_references(options.references)
     data = load_run_data(target, Selection(suite, options.tasks, options.methods, options.statuses))
-    catalogue = Catalogue.from_registry(registry) if registry else registry_catalogue()
-    context = _Context(options, references, catalogue)
+    registry = registry or Registry.load()
+    catalogue = Catalogue.from_registry(registry)
+    context = _Context(options, references, catalogue,
+                       {name: registry.claims(name) for name in registry.names("suites")})
     current = data.current
     scope = f"suite {suite}" if suite else "all suites"
     title = f"LatCo Bench report: {scope}"
@@ -269,10 +273,10 @@ class _Section:
     def blocks(self) -> list[Block]:
         """The section's blocks in index order; writes their files."""
         self.absent.clear()
-        table_blocks = self.final_tables()
+        table_blocks = self.claims_table() + self.final_tables()
         aggregate_tables, aggregate_figures = self.aggregates()
         table_blocks += aggregate_tables + self.choice_table() + self.cells_table()
-        figure_blocks = self.curves() + self.diagnostics() + aggregate_figures + self.optimisation()
+        figure_blocks = self.claims_curves() + self.curves() + self.diagnostics() + aggregate_figures + self.optimisation()
         blocks: list[Block] = []
         if table_blocks:
             blocks += [Heading("Tables"), *table_blocks]
@@ -381,6 +385,44 @@ class _Section:
                                                    "runs (all tasks pooled) whose final score exceeds τ, with 95% "
                                                    "stratified-bootstrap bands."))
         return blocks, figure_blocks
+
+    @property
+    def suite_claims(self) -> list[Claim]:
+        suites = self.runs["suite"].unique() if len(self.runs) else []
+        return self.context.claims.get(str(suites[0]), []) if len(suites) == 1 else []
+
+    def claims_table(self) -> list[Block]:
+        """The suite's claims, a verdict per claim, task and baseline (reports/claims.py)."""
+        if not self.suite_claims:
+            return []
+        options = self.context.options
+        rows = claims.claim_rows(self.suite_claims, self.finals, self.scored, self.metrics,
+                                 options.bootstrap_reps, options.seed)
+        table = tables.claims_table(rows, self.context.catalogue)
+        self.stage.write_text(f"{self.prefix}claims.csv", rows.to_csv(index=False))
+        return [Heading(table.title, 3), self._write_table(table)]
+
+    def claims_curves(self) -> list[Block]:
+        """Per claim and task, the compared methods' curves: success, or the lottery's safe choices."""
+        blocks: list[Block] = []
+        for score, metric, stem, title, ylabel in (
+                ("success", "train/success", "claims_success_vs_steps", "The claims: success vs environment steps",
+                 None),
+                ("safe_choice", "train/choose_safe", "claims_lottery_vs_steps",
+                 "The lottery claim: safe goal chosen vs environment steps", "safe goal chosen (share of episodes)")):
+            panels = []
+            for claim in (c for c in self.suite_claims if c.score == score):
+                for task in claim.tasks:
+                    points = self.metrics[self.metrics["metric"] == metric].merge(
+                        self.scored[["run_id", "task", "method"]], on="run_id")
+                    points = points[(points["task"] == task) & points["method"].isin([claim.method, *claim.against])]
+                    panels.append(points.assign(task=f"{claim.name}: {task_title(task)}"))
+            if panels:
+                points = pd.concat(panels, ignore_index=True)
+                blocks += self._curves(stem, points, list(points["task"].unique()),
+                                       self.context.catalogue.order(points["method"].unique()), title,
+                                       "One panel per claim and task, with the methods it compares.", ylabel)
+        return blocks
 
     def choice_table(self) -> list[Block]:
         """The lottery's goal choices, for runs that logged them."""

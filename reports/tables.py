@@ -222,6 +222,52 @@ def choice_table(rates: pd.DataFrame, tasks: Sequence[str], methods: Sequence[st
                  rows, notes)
 
 
+def claims_table(rows: pd.DataFrame, catalogue: Catalogue | None = None) -> Table:
+    """Claims x tasks x baselines: both scores, the difference with its interval, P(improvement)
+    and the verdict (reports/claims.py)."""
+    def percent(value: float) -> str:
+        return MISSING if math.isnan(value) else f"{100 * value:.0f}%"
+
+    def score(row, side: str) -> str:
+        text = percent(row[f"{side}_mean"])
+        if row["score"] == "safe_choice":
+            text += f" (reached {percent(row[f'{side}_reached'])})"
+        return text
+
+    header = ["Claim", "Task", "Method", "Baseline", "Method's score", "Baseline's score",
+              "Difference [95% CI]", "P(improvement)", "Seeds", "Verdict"]
+    table_rows = []
+    for _, row in rows.iterrows():
+        if math.isnan(row["difference"]):
+            interval = MISSING
+        elif math.isnan(row["low"]):  # fewer than 2 seeds on a side: no interval
+            interval = f"{100 * row['difference']:+.0f} [{MISSING}]"
+        else:
+            interval = f"{100 * row['difference']:+.0f} [{100 * row['low']:+.0f}, {100 * row['high']:+.0f}]"
+        table_rows.append([
+            Cell(row["claim"]), Cell(task_title(row["task"])), Cell(method_title(row["method"], catalogue)),
+            Cell(method_title(row["baseline"], catalogue)), Cell(score(row, "method")),
+            Cell(score(row, "baseline")), Cell(interval),
+            Cell(MISSING if math.isnan(row["p_improvement"]) else f"{row['p_improvement']:.2f}"),
+            Cell(f"{row['method_seeds']} / {row['baseline_seeds']}"),
+            Cell(row["verdict"], bold=row["verdict"] != "inconclusive"),
+        ])
+    notes = ["Scores: success is the mean success of a run's last 10 training episodes (the paper's score); "
+             "for the lottery, the share of safe goals among the goal-reaching episodes of a run's last 20, "
+             "with the goal-reaching rate in brackets. Difference: method minus baseline, in points, with its "
+             "95% stratified-bootstrap interval over seeds; P(improvement): the probability that a random seed "
+             "of the method scores above a random seed of the baseline (rliable). Verdict: supported when the "
+             "whole interval is above 0, contradicted when below, else inconclusive (docs/reports.md)."]
+    claims = list(dict.fromkeys(rows["claim"])) if len(rows) else []
+    texts = dict(zip(rows["claim"], rows["text"], strict=False)) if len(rows) else {}
+    notes += [f"{claim}: {texts[claim]}" for claim in claims]
+    undefined = int(rows["undefined"].sum()) if len(rows) else 0
+    if undefined:
+        notes.append(f"{undefined} lottery runs reached no goal in their last 20 episodes: their safe share is "
+                     "undefined and they are left out of the scores (their goal-reaching rate is not).")
+    return Table("claims", "The paper's claims: verdicts", header, table_rows, notes)
+
+
 # --- renderers -------------------------------------------------------------------------------------
 
 def to_markdown(table: Table, heading: bool = True) -> str:
