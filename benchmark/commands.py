@@ -143,10 +143,12 @@ def _print_dry_run(args: Namespace, specs: list[RunSpec], options: SlurmOptions 
     gpus = options.gpus if options is not None else 0
     cost = f"{format_hours(hours * gpus)} GPU-hours ({gpus} GPU{'s' if gpus > 1 else ''} per run)" if gpus else \
         f"{format_hours(hours * cpus)} CPU-hours ({cpus} CPU{'s' if cpus > 1 else ''} per run)"
-    from_db = sum(e.source != "figures" for e in estimates)
+    from_db = sum(e.source.startswith("database") for e in estimates)
+    from_shipped = sum(e.source.startswith("shipped") for e in estimates)
+    from_figures = len(estimates) - from_db - from_shipped
     sources = [f"{from_db} from the step rates of earlier runs in {target.masked}" if from_db else "",
-               f"{len(estimates) - from_db} from benchmark figures ({FIGURES_PATH.name})"
-               if from_db < len(estimates) else ""]
+               f"{from_shipped} from the step rates of runs shipped in docs/runs/" if from_shipped else "",
+               f"{from_figures} from benchmark figures ({FIGURES_PATH.name})" if from_figures else ""]
     print(f"estimated total: {format_hours(hours)} run-hours, {cost}; estimates: {', '.join(filter(None, sources))}")
     return 0
 

@@ -1,9 +1,11 @@
 """How long a grid will take, before it runs (``run --dry-run``).
 
 Each run's wall time comes from the step rate of earlier completed runs of the same task,
-method and profile in the database (their steps over their stop minus start time) when there
-are any, else from per-operation benchmark figures (``benchmark/speed_figures.yaml``, taken
-from the README's benchmark table). Each estimate says which source it used.
+method and profile (their steps over their stop minus start time): those in the database when
+there are any, else those shipped with the repository (``docs/runs/*.jsonl.gz``, docs/runs.md),
+else per-operation benchmark figures (``benchmark/speed_figures.yaml``, taken from the README's
+benchmark table), which know paper sizes best and scale to small ones roughly. Each estimate
+says which source it used.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from benchmark.records import finished_runs_like
 from benchmark.registry import RunSpec
 
 FIGURES_PATH = Path(__file__).with_name("speed_figures.yaml")
+SHIPPED_RUNS = Path(__file__).resolve().parent.parent / "docs" / "runs"
 PAPER_BATCH = 50 * 50
 PAPER_HORIZON = 30
 
@@ -63,20 +66,46 @@ def seconds_from_figures(config: dict[str, Any], figures: dict[str, Any]) -> flo
     return seconds + plans * config["optimization_steps"] * iteration
 
 
+def shipped_records(folder: Path = SHIPPED_RUNS) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+    """Completed training records of the runs files in ``folder``, by (task, method, profile).
+
+    A damaged file is skipped here (an estimate is no place to fail); ``import`` says what is wrong.
+    """
+    from benchmark.errors import SuiteError
+    from benchmark.runs_file import open_runs_file
+
+    found: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for path in sorted(folder.glob("*.jsonl.gz")):
+        try:
+            _, entries = open_runs_file(path)
+            for entry in entries:
+                record = entry["record"]
+                config = record["config"]
+                if record["status"] == "COMPLETED" and "evaluation_of" not in config:
+                    found.setdefault((config["task"], config["method"], config["profile"]), []).append(record)
+        except SuiteError:
+            continue
+    return found
+
+
 def estimate_runs(specs: list[RunSpec], target: MongoTarget | None) -> list[Estimate]:
-    """One estimate per spec; ``target`` None (no database reachable) uses the figures only."""
+    """One estimate per spec; ``target`` None (no database reachable) uses shipped runs and figures."""
     figures = load_yaml_mapping(FIGURES_PATH)
-    rates: dict[tuple[str, str, str], tuple[float | None, int]] = {}
+    rates: dict[tuple[str, str, str], tuple[float | None, str]] = {}
+    shipped: dict[tuple[str, str, str], list[dict[str, Any]]] | None = None
     estimates = []
     for spec in specs:
         group = (spec.task, spec.method, spec.profile)
         if group not in rates:
-            records = finished_runs_like(target, *group) if target is not None else []
-            rates[group] = (step_rate_from_records(records), len(records))
-        rate, count = rates[group]
+            records, source = (finished_runs_like(target, *group) if target is not None else []), "database"
+            if not records:
+                shipped = shipped_records() if shipped is None else shipped
+                records, source = shipped.get(group, []), "shipped"
+            count = len(records)
+            rates[group] = (step_rate_from_records(records), f"{source} ({count} run{'s' if count > 1 else ''})")
+        rate, source = rates[group]
         if rate:
-            estimates.append(Estimate(spec.key, spec.config["steps"] / rate,
-                                      f"database ({count} run{'s' if count > 1 else ''})"))
+            estimates.append(Estimate(spec.key, spec.config["steps"] / rate, source))
         else:
             estimates.append(Estimate(spec.key, seconds_from_figures(spec.config, figures), "figures"))
     return estimates

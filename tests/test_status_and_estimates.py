@@ -30,3 +30,12 @@ def test_a_run_started_with_overrides_shows_in_status_and_its_step_rate_estimate
     [row] = [line for line in dry.stdout.splitlines() if KEY in line]
     assert "database (1 run)" in row and format_duration(seconds) in row
     assert "estimates: 1 from the step rates of earlier runs in mongodb://127.0.0.1:" in dry.stdout
+
+
+def test_without_earlier_runs_in_the_database_the_shipped_runs_give_the_estimate(tmp_path):
+    """A fresh machine: no database to ask, yet the runs shipped in docs/runs/ hold step rates."""
+    dry = run_cli("run", "--suite", "learn_demo", "--dry-run", results=tmp_path / "fresh")
+    assert dry.returncode == 0, dry.stderr
+    [row] = [line for line in dry.stdout.splitlines() if "learn_demo/pm_reach/latco/seed0/mini" in line]
+    assert "shipped (2 runs)" in row
+    assert "4 from the step rates of runs shipped in docs/runs/" in dry.stdout
