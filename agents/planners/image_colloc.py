@@ -68,14 +68,14 @@ import tensorflow as tf
 from agents.planners.base import (
     LatentModel,
     adam_update,
-    bound_violation,
     dual_step_due,
     rollout_returns,
+    square_bound_violation,
 )
 from agents.planners.collocation import (
     CollocationPlanner,
     CollocationSettings,
-    action_violation,
+    dual_ascent,
     finish,
     new_curves,
     record,
@@ -104,10 +104,6 @@ class ImageColloc(CollocationPlanner):
     Settings = ImageCollocSettings
     seed_salt = 13
 
-    def _normaliser(self, lam: tf.Tensor, nu: tf.Tensor) -> tf.Tensor:
-        """[B, 1]: LatCo's per-plan scale, so growing multipliers do not swamp the reward."""
-        return residual_normaliser(lam, nu, self.s.dyn_loss_scale, self.s.act_loss_scale)[:, None]
-
     @staticmethod
     def unroll(model: ImageLatentModel, observed: tf.Tensor, images: tf.Tensor,
                actions: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -125,40 +121,48 @@ class ImageColloc(CollocationPlanner):
             latents.append(latent)
         return tf.stack(latents, 1), model.decode(tf.stack(priors, 1))
 
+    def objective(self, model: ImageLatentModel, observed: tf.Tensor, images: tf.Tensor, actions: tf.Tensor,
+                  lam: tf.Tensor, nu: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        """The loss Adam minimises (module docstring) and what the multipliers and curves read.
+
+        observed [B, F], images [B, H, ...], actions [B, H, A], lam [B, H], nu [B, H, A].
+        Returns (loss [], pixel violations v_dyn [B, H], bound violations max(a^2 - 1, 0)
+        [B, H, A], rewards of the latents f_1 .. f_{H+1} [B, H+1], those latents [B, H+1, F]).
+        """
+        s = self.s
+        latents, predicted = self.unroll(model, observed, images, actions)
+        v_dyn = tf.reduce_mean(tf.square(images - predicted), axis=tf.range(2, tf.rank(images)))
+        bounds = square_bound_violation(actions)
+        rewards = model.reward(latents)
+        scale = tf.square(residual_normaliser(lam, nu, s.dyn_loss_scale, s.act_loss_scale))[:, None]  # [B, 1]
+        constraints = lam * s.dyn_loss_scale**2 * v_dyn + s.act_loss_scale**2 * tf.reduce_sum(nu * bounds, -1)
+        loss = tf.reduce_sum(scale * constraints) + tf.reduce_sum(scale * tf.square(tf.nn.softplus(-rewards)))
+        return loss, v_dyn, bounds, rewards, latents
+
     def _build(self, model: LatentModel):
         s = self.s
         if not (hasattr(model, "encode") and hasattr(model, "decode")):
             raise TypeError("image_colloc needs a model with decode() and encode() (agents.planners.image_colloc."
                             "ImageLatentModel)")
-        size, actions_size = model.feature_size, model.action_size
-
-        def violations(images, predicted, actions):
-            """Pixel violation mean (o - decode(step))^2 and action violation, [B, H] each."""
-            v_dyn = tf.reduce_mean(tf.square(images - predicted), axis=tf.range(2, tf.rank(images)))
-            return v_dyn, action_violation(actions)
+        image_shape = model.decode(tf.zeros([1, model.feature_size])).shape[1:]
+        action_size = model.action_size
 
         def optimise(feature, seed):
             plans, horizon = s.n_parallel_plans, s.planning_horizon
             seeds = tf.random.experimental.stateless_split(seed, 2)
             observed = tf.repeat(feature, plans, axis=0)
-            images = model.decode(tf.random.stateless_normal([plans, horizon, size], seed=seeds[0]))
-            actions = tf.random.stateless_normal([plans, horizon, actions_size], seed=seeds[1])
+            images = tf.random.stateless_normal([plans, horizon, *image_shape], seed=seeds[0])
+            actions = tf.random.stateless_normal([plans, horizon, action_size], seed=seeds[1])
             initial_returns = rollout_returns(model, observed, tf.clip_by_value(actions, -1.0, 1.0))
             lam = tf.fill([plans, horizon], s.init_lam)
-            nu = tf.fill([plans, horizon], s.init_nu)
+            nu = tf.fill([plans, horizon, action_size], s.init_nu)
             m_images, v_images = tf.zeros_like(images), tf.zeros_like(images)
             m_actions, v_actions = tf.zeros_like(actions), tf.zeros_like(actions)
             curves = new_curves(s.optimization_steps)
             for i in tf.range(s.optimization_steps):
                 with tf.GradientTape() as tape:
                     tape.watch([images, actions])
-                    latents, predicted = self.unroll(model, observed, images, actions)
-                    v_dyn, v_act = violations(images, predicted, actions)
-                    bounds = tf.reduce_sum(tf.square(bound_violation(actions)), -1)
-                    reward = model.reward(latents[:, 1:])
-                    weighted = (lam * s.dyn_loss_scale**2 * v_dyn + nu * s.act_loss_scale**2 * bounds
-                                + tf.square(tf.nn.softplus(-reward)))
-                    loss = tf.reduce_sum(tf.square(self._normaliser(lam, nu)) * weighted)
+                    loss, v_dyn, bounds, rewards, _ = self.objective(model, observed, images, actions, lam, nu)
                 grad_images, grad_actions = tape.gradient(loss, [images, actions])
                 step = tf.cast(i + 1, tf.float32)
                 update, m_images, v_images = adam_update(grad_images, m_images, v_images, step, s.gd_lr)
@@ -168,14 +172,12 @@ class ImageColloc(CollocationPlanner):
                 # The violations of the plan just differentiated drive the multipliers (as the
                 # original does): re-evaluating the updated plan would cost a third more.
                 if dual_step_due(i, s.lm_update_every):
-                    lam = lam + s.lam_lr * v_dyn
-                    nu = nu + s.nu_lr * v_act
-                curves = record(curves, i, dynamics_violation=v_dyn, action_violation=v_act, lambda_mean=lam,
-                                nu_mean=nu, predicted_reward=tf.reduce_sum(reward, 1))
-            latents, predicted = self.unroll(model, observed, images, actions)
-            v_dyn, v_act = violations(images, predicted, actions)
+                    lam, nu = dual_ascent(lam, nu, v_dyn, bounds, s.lam_lr, s.nu_lr)
+                curves = record(curves, i, dynamics_violation=v_dyn, action_violation=tf.reduce_sum(bounds, -1),
+                                lambda_mean=lam, nu_mean=nu, predicted_reward=tf.reduce_sum(rewards, 1))
+            _, v_dyn, bounds, _, latents = self.objective(model, observed, images, actions, lam, nu)
             returns = rollout_returns(model, observed, tf.clip_by_value(actions, -1.0, 1.0))
-            best, final = finish(v_dyn, v_act, lam, nu, returns, initial_return=initial_returns)
+            best, final = finish(v_dyn, tf.reduce_sum(bounds, -1), lam, nu, returns, initial_return=initial_returns)
             return actions[best], latents[best], final, {name: curve.stack() for name, curve in curves.items()}
 
         return optimise
