@@ -26,7 +26,8 @@ class Agent(Protocol):
         """A new episode starts: drop any cached plan."""
 
     def act(self, observation: Mapping[str, np.ndarray], training: bool) -> np.ndarray:
-        """The action in [-1, 1] for this observation (with exploration noise if training)."""
+        """The action for this observation (with exploration noise if training), in [-1, 1]
+        except under the single-frame evaluation protocol (benchmark/evaluation.py)."""
 
     def train(self, replay: ReplaySampler, updates: int) -> dict[str, float]:
         """Run ``updates`` learning steps on replay; return metrics to log (may be empty)."""

@@ -4,8 +4,9 @@ Acting: filter the observation into the current feature, plan when the cached ac
 out, execute the first ``mpc_steps`` actions of each plan (cache flushed on reset), add
 Gaussian noise of std ``expl_noise`` while training. As in the original (docs/algorithm.md#from-plan-to-action) the
 noise is added to the plan's own action, which may lie outside [-1, 1], and the sum is clipped;
-test episodes execute the clipped plan action. Until the first model update (the random
-prefill) it acts uniformly at random, as the original does. Seeding, filtering, training,
+test episodes execute the clipped plan action (the original's eval.py executes it unclipped:
+``eval_filter: single_frame``, :meth:`use_single_frame_protocol`). Until the first model
+update (the random prefill) it acts uniformly at random, as the original does. Seeding, filtering, training,
 held-out world-model diagnostics and checkpoints are the shared skeleton's
 (agents/world_model_agent.py); this class adds the planning and the planned vs achieved return.
 """

@@ -218,11 +218,17 @@ class Filter:
     [sample, h] to plan from; ``sample=False`` keeps the posterior means instead (the
     ``filter_sample: false`` variant). The noise comes from its own generator seeded by
     ``seed``, so a run's filter draws do not depend on anything else that consumes randomness.
+
+    ``single_frame`` forgets the history: each observation is filtered alone, one posterior
+    step from the zero state and the zero action. That is what the original's ``eval.py``
+    plans from (``eval_filter: single_frame``, docs/protocol.md#evaluation); training and our
+    default evaluation filter the whole episode.
     """
 
-    def __init__(self, model: WorldModel, sample: bool = True, seed: int = 0):
+    def __init__(self, model: WorldModel, sample: bool = True, seed: int = 0, single_frame: bool = False):
         self._model = model
         self._sample = sample
+        self.single_frame = single_frame
         self._rng = np.random.default_rng([seed, FILTER_STREAM])
         self.reset()
 
@@ -236,6 +242,8 @@ class Filter:
 
     def observe(self, image: np.ndarray) -> tf.Tensor:
         """Fold in a new observation; return the feature [1, F] to plan from."""
+        if self.single_frame:
+            self.reset()
         size = self._model.rssm.stoch_size
         noise = self._rng.standard_normal([1, size]) if self._sample else np.zeros([1, size])
         self._state = _filter_step(self._model, self._state, self._last_action, tf.convert_to_tensor(image[None]),

@@ -15,6 +15,8 @@ rest lives here, once, so the two cannot drift apart:
 - :meth:`episode_diagnostics`: held-out world-model diagnostics (agents/diagnostics.py) on
   the episode just collected, every ``diagnostics_every`` episodes once trained;
 - :meth:`episode_video`: the executed frames beside what the agent's model made of them;
+- :meth:`use_single_frame_protocol`: the original ``eval.py``'s way of acting, for
+  ``run_suite.py eval`` with ``eval_filter: single_frame``;
 - :meth:`save` / :meth:`restore` of one ``tf.train.Checkpoint``.
 """
 
@@ -60,6 +62,7 @@ class WorldModelAgent:
         self._episode: list[tuple[np.ndarray, np.ndarray | None]] = []
         self._episodes_seen = 0
         self._stats: dict[str, list[float]] = defaultdict(list)
+        self._clip_actions = True
         self.trained = False
 
     def _policy(self, feature: tf.Tensor, training: bool) -> tuple[np.ndarray, np.ndarray | None]:
@@ -80,7 +83,8 @@ class WorldModelAgent:
         self._episode = []
 
     def act(self, observation: Mapping[str, np.ndarray], training: bool) -> np.ndarray:
-        """Action [A] float32 in [-1, 1] for an observation with ``image`` uint8 [64, 64, 3]."""
+        """Action [A] float32 in [-1, 1] for an observation with ``image`` uint8 [64, 64, 3]
+        (unclipped under :meth:`use_single_frame_protocol`)."""
         with self.clock.phase("filter"):
             feature = self._filter.observe(observation["image"])
         shown = None
@@ -88,10 +92,25 @@ class WorldModelAgent:
             action = self._rng.uniform(-1.0, 1.0, self._action_size)
         else:
             action, shown = self._policy(feature, training)
-        action = np.clip(action, -1.0, 1.0).astype(np.float32)
+        if self._clip_actions:
+            action = np.clip(action, -1.0, 1.0)
+        action = np.asarray(action, np.float32)
         self._episode.append((observation["image"], shown))
         self._filter.record_action(action)
         return action
+
+    def use_single_frame_protocol(self) -> None:
+        """From now on act as the original's ``eval.py`` did (``eval_filter: single_frame``).
+
+        There every plan starts from the latest frame alone, one posterior step from the zero
+        state and the zero action (no history), and the plan's actions reach the environment
+        unclipped. Every environment of the suite clips actions to [-1, 1] itself, as the
+        original's MetaWorld did, so the unclipped actions move the robot as clipped ones would;
+        only the recorded actions differ. Set by benchmark/evaluation.py only: training and the
+        test episodes during training filter the whole episode and clip.
+        """
+        self._filter.single_frame = True
+        self._clip_actions = False
 
     def train(self, replay: ReplaySampler, updates: int) -> dict[str, float]:
         """``updates`` learning steps; returns each metric's mean over them."""

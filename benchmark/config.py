@@ -224,12 +224,13 @@ def resolve(layers: list[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
 # - HASH_NEUTRAL: keys declared after runs were recorded, each with the value every earlier
 #   run behaved as (its default in defaults.yaml). At that value the key is left out, so adding
 #   it keeps every recorded run's hash; any other value enters the hash as usual (a task's
-#   ``task_version: 2`` makes its earlier records stale). Add a key here when adding it to
+#   ``task_version: 2``, a method's or ablation's ``planner_version: 2``, makes its earlier
+#   records stale). Add a key here when adding it to
 #   defaults.yaml after runs exist; tests/test_config.py pins hashes recorded before.
 # - EVALUATION_ONLY: keys read only by ``run_suite.py eval`` (benchmark/evaluation.py), never
 #   by training. They are always left out, so an evaluation finds the training run it
 #   evaluates whatever they say; the evaluation's own record keeps them in its config.
-HASH_NEUTRAL: dict[str, Any] = {"task_version": 1}
+HASH_NEUTRAL: dict[str, Any] = {"task_version": 1, "planner_version": 1}
 EVALUATION_ONLY = frozenset({"eval_filter"})
 
 

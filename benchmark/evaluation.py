@@ -4,6 +4,15 @@ Each selected run's final checkpoint is loaded and plays ``episodes`` episodes w
 exploration noise. The evaluation is its own Sacred run (run key ``<training key>/eval``,
 ``evaluation_of`` = the training run's id), with per-episode success and return and a video
 of executed vs planned frames per episode.
+
+Two protocols (``eval_filter``, an evaluation-only key: it never enters the config hash, so
+either finds the training run it evaluates; docs/protocol.md#evaluation):
+
+- ``episode`` (default): the agent acts as in training's test episodes, filtering the whole
+  episode and clipping its actions;
+- ``single_frame``: the original's ``eval.py``, which plans each time from the current frame
+  alone (one posterior step from the zero state and zero action) and executes the plan's
+  actions unclipped.
 """
 
 from __future__ import annotations
@@ -84,6 +93,15 @@ def load_trained_agent(spec: RunSpec, results_dir: Path, action_size: int, overr
     return agent, run_dir, found[1]
 
 
+def apply_eval_protocol(agent, protocol: str) -> None:
+    """Make ``agent`` act by the evaluation protocol ``protocol`` (``eval_filter``'s value).
+
+    The random agent filters nothing, so both protocols are the same for it.
+    """
+    if protocol == "single_frame" and hasattr(agent, "use_single_frame_protocol"):
+        agent.use_single_frame_protocol()
+
+
 def _evaluate(config: dict[str, Any], run, run_dir: Path, checkpoint: Path, episodes: int) -> dict[str, float]:
     import numpy as np
 
@@ -95,6 +113,7 @@ def _evaluate(config: dict[str, Any], run, run_dir: Path, checkpoint: Path, epis
     env = IsolatedEnv(config, seed=config["seed"] + 20_000)
     agent = build_agent(config, env.action_space.shape[0])
     agent.restore(checkpoint)
+    apply_eval_protocol(agent, config["eval_filter"])
     write_video = _artifact_writer(run, run_dir / "eval")
     summaries = []
     try:

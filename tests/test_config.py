@@ -211,12 +211,12 @@ def test_config_hash_is_stable_and_sensitive(registry: Registry):
 
 
 # Hashes of runs of the paper grid and the learning suites as recorded on cab7633, before
-# task_version and eval_filter were declared: recorded runs must keep skipping. Two `mini` pins
-# moved on purpose with planner_budget_scale (mini's fair iteration budgets): LatCo on DMC 30 -> 15
-# iterations, PLatCo 30 -> 8; no run of either was shipped (docs/protocol.md#fair-budgets-at-mini).
+# task_version, eval_filter and planner_version were declared: recorded runs must keep skipping.
+# Two `mini` pins moved on purpose with planner_budget_scale (mini's fair iteration budgets):
+# LatCo on DMC 30 -> 15 iterations, PLatCo 30 -> 8; no run of either was shipped
+# (docs/protocol.md#fair-budgets-at-mini).
 RECORDED_HASHES = {
     ("paper", "mw_reach", "latco"): "ce045217ad16374d",
-    ("paper", "mw_reach", "image_colloc"): "41ef0780a90f5490",
     ("paper", "mw_push", "shooting_gd"): "036c928a67ef56de",
     ("paper", "mw_drawer", "latco_first_order"): "b6fe124d05774e5e",
     ("paper", "mw_hammer", "latco"): "0bb832c24356f8dd",
@@ -234,6 +234,10 @@ RECORDED_HASHES = {
 STALE_HASHES = {
     ("paper", "mw_button", "latco"): "5004eb6580157831",
     ("paper", "mw_window", "planet"): "b2b29276f103543d",
+}
+# ... and of runs whose planner changed since (image collocation, planner_version 2, issue 20).
+STALE_PLANNER_HASHES = {
+    ("paper", "mw_reach", "image_colloc"): "41ef0780a90f5490",
 }
 
 
@@ -255,11 +259,27 @@ def test_runs_of_a_changed_task_get_a_new_config_hash(registry: Registry, suite,
     assert _seed0_hash(registry, suite, task, method, task_version=1) == STALE_HASHES[suite, task, method]
 
 
+@pytest.mark.parametrize("suite,task,method", list(STALE_PLANNER_HASHES))
+def test_runs_of_a_changed_planner_get_a_new_config_hash(registry: Registry, suite, task, method):
+    [spec] = registry.expand(suite, tasks=[task], methods=[method], seeds=[0])
+    assert spec.config["planner_version"] == 2
+    assert spec.config_hash != STALE_PLANNER_HASHES[suite, task, method]
+    # The config it was recorded with: version 1 and the lam_lr tuned for it.
+    old = _seed0_hash(registry, suite, task, method, planner_version=1, lam_lr=1000.0)
+    assert old == STALE_PLANNER_HASHES[suite, task, method]
+
+
+def test_only_image_collocation_has_a_new_planner_version(registry: Registry):
+    versions = {(spec.method, spec.config["planner_version"]) for spec in registry.expand("paper")}
+    assert {method for method, version in versions if version != 1} == {"image_colloc"}
+
+
 def test_hash_neutral_keys_enter_the_hash_only_away_from_their_default(registry: Registry):
     defaults = load_defaults()
     assert all(defaults[key] == neutral for key, neutral in HASH_NEUTRAL.items())
     recorded = RECORDED_HASHES["paper", "mw_reach", "latco"]
     assert _seed0_hash(registry, "paper", "mw_reach", "latco", task_version=3) != recorded
+    assert _seed0_hash(registry, "paper", "mw_reach", "latco", planner_version=2) != recorded
 
 
 def test_evaluation_only_keys_never_change_the_hash_of_the_run_evaluated(registry: Registry):

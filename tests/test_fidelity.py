@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from test_planners import START, PointModel, make
+from test_platco_image_colloc import ImagePointModel
 
 from agents.model_based import ModelBasedAgent
+from agents.networks import preprocess
 from agents.planners.base import PlanResult, adam_update
 from agents.planners.image_colloc import ImageColloc
 from agents.planners.latco import LatCo
@@ -19,6 +21,7 @@ from agents.planners.platco import PLatCo, particle_noise
 from agents.planners.shooting_gd import GradientShooting
 from agents.planners.shooting_gn import GaussNewtonShooting
 from agents.world_model import REWARD_EMA_RATE, Filter, RSSMLatentModel, WorldModel, reward_norm_enabled
+from benchmark.evaluation import apply_eval_protocol
 from benchmark.registry import Registry
 
 SMOKE = Registry.load().resolve_config("mw_reach", "latco", "smoke")
@@ -134,6 +137,60 @@ def test_exploration_noise_is_added_to_the_plan_action_before_clipping():
     agent.trained = True
     noisy = np.stack([agent.act(observation, training=True) for _ in range(20)])
     assert np.all(np.abs(noisy) <= 1.0) and 0.2 < np.mean(noisy == 1.0) < 0.8
+
+
+# --- evaluation protocols: the original eval.py's single-frame filtering --------------------------
+
+class RecordingPlanner(FixedPlanner):
+    """A FixedPlanner that records the feature [F] each plan starts from."""
+
+    def __init__(self, value: float):
+        super().__init__(value)
+        self.starts: list[np.ndarray] = []
+
+    def plan(self, model, feature) -> PlanResult:
+        self.starts.append(feature.numpy()[0])
+        return super().plan(model, feature)
+
+
+def _one_posterior_step_from_zero(world: WorldModel, image: np.ndarray) -> np.ndarray:
+    """The original's get_init_feat(obs) without a state: posterior of the zero state, zero action."""
+    rssm = world.rssm
+    embed = world.encoder(preprocess(tf.constant(image[None])))
+    posterior, _ = rssm.obs_step(rssm.initial(1), tf.zeros([1, world.action_size]), embed, sample=False)
+    return rssm.feature(posterior).numpy()[0]
+
+
+def _evaluated(protocol: str, images: np.ndarray) -> tuple[RecordingPlanner, np.ndarray, ModelBasedAgent]:
+    """An agent evaluated under ``protocol`` over one episode of ``images``: its planner, actions and itself."""
+    planner = RecordingPlanner(3.0)  # outside the box
+    # Means, not samples, so the filtered feature can be compared exactly; plans every 3 steps.
+    agent = ModelBasedAgent({**TINY, "filter_sample": False, "mpc_steps": 3}, 4, planner)
+    agent.trained = True
+    apply_eval_protocol(agent, protocol)
+    agent.reset()
+    actions = np.stack([agent.act({"image": image}, training=False) for image in images])
+    return planner, actions, agent
+
+
+def test_single_frame_evaluation_plans_from_one_posterior_step_of_the_zero_state_and_forgets_history():
+    images = np.random.default_rng(3).integers(0, 255, (7, 64, 64, 3)).astype(np.uint8)
+    planner, actions, agent = _evaluated("single_frame", images)
+    assert len(planner.starts) == 3  # steps 0, 3 and 6
+    for start, step in zip(planner.starts, (0, 3, 6), strict=True):
+        np.testing.assert_allclose(start, _one_posterior_step_from_zero(agent.model, images[step]), atol=1e-6)
+    # Our default filters the episode: the first plan starts from the same state, later ones do not.
+    episode_planner, _, _ = _evaluated("episode", images)
+    np.testing.assert_allclose(episode_planner.starts[0], planner.starts[0], atol=1e-6)
+    assert not np.allclose(episode_planner.starts[1], planner.starts[1], atol=1e-3)
+
+
+def test_single_frame_evaluation_executes_the_plan_unclipped_and_the_default_clips():
+    images = np.zeros((4, 64, 64, 3), np.uint8)
+    _, unclipped, _ = _evaluated("single_frame", images)
+    _, clipped, _ = _evaluated("episode", images)
+    np.testing.assert_array_equal(unclipped, 3.0)
+    np.testing.assert_array_equal(clipped, 1.0)
 
 
 # --- 7.4 shooting planners -----------------------------------------------------------------------
@@ -254,6 +311,50 @@ def test_image_colloc_truncates_backpropagation_through_the_recurrent_state():
     np.testing.assert_array_equal(by_action[0, :-1].numpy(), 0.0)
     result = make(ImageColloc, planning_horizon=3, optimization_steps=2).plan(model, observed)
     assert np.all(np.isfinite(result.actions)) and result.features.shape == (4, 12)
+
+
+# --- image collocation: start, multipliers, penalty and reward as the original's ---------------
+
+def test_image_colloc_starts_from_unit_normal_pixels():
+    result = make(ImageColloc, planning_horizon=10, optimization_steps=1).plan(ImagePointModel(), START)
+    # Pixel MSE against the (near-zero) predicted images: ~1 for N(0, 1) pixels. Decoded N(0, I)
+    # latents (the old start) are ramps of amplitude 0.2 per unit, about 0.05 from their prediction.
+    assert 0.95 < result.curves["dynamics_violation"][0] < 1.05
+
+
+def test_image_colloc_has_one_multiplier_per_step_and_action_dimension():
+    """After one dual step nu_{t,a} = init_nu + nu_lr max(a_{t,a}^2 - 1, 0): its mean is the
+    violation's mean over (t, a), where one nu per step would sum over a first (A = 2 times more)."""
+    result = make(ImageColloc, planning_horizon=10, optimization_steps=1, nu_lr=100.0).plan(ImagePointModel(), START)
+    per_step = result.curves["action_violation"][0]  # mean over t of sum over a
+    assert per_step > 0.1  # N(0, 1) actions: about a third outside the box
+    assert result.curves["nu_mean"][0] == pytest.approx(1.0 + 100.0 * per_step / 2, rel=1e-5)
+
+
+def test_image_colloc_objective_penalises_unsquared_bounds_and_scores_all_h_plus_1_latents():
+    model, horizon = ImagePointModel(), 3
+    planner = make(ImageColloc, planning_horizon=horizon, dyn_loss_scale=2.0, act_loss_scale=0.5)
+    rng = np.random.default_rng(0)
+    observed = tf.constant([[1.0, -0.5]])  # at the reward's peak: reward(f_1) = 1
+    images = tf.constant(rng.normal(0.0, 0.1, (1, horizon, 64, 64, 3)), tf.float32)
+    actions = tf.constant([[[2.0, 0.5], [-1.5, 1.0], [0.3, -3.0]]])
+    lam = tf.constant([[2.0, 3.0, 5.0]])
+    nu = tf.constant([[[1.0, 4.0], [9.0, 1.0], [1.0, 16.0]]])
+    loss, v_dyn, bounds, rewards, _ = planner.objective(model, observed, images, actions, lam, nu)
+
+    latents = np.concatenate([observed.numpy()[:, None], model.encode(images).numpy()], 1)
+    predicted = model.decode(tf.constant(latents[:, :-1] + 0.2 * actions.numpy())).numpy()
+    expected_dyn = np.mean((images.numpy() - predicted) ** 2, axis=(2, 3, 4))
+    expected_bounds = np.maximum(actions.numpy() ** 2 - 1.0, 0.0)  # [[3, 0], [1.25, 0], [0, 8]]
+    expected_rewards = model.reward(tf.constant(latents)).numpy()
+    np.testing.assert_allclose(v_dyn.numpy(), expected_dyn, rtol=1e-5)
+    np.testing.assert_allclose(bounds.numpy(), expected_bounds, rtol=1e-6)
+    assert rewards.shape == (1, horizon + 1) and float(rewards[0, 0]) == pytest.approx(1.0)
+    np.testing.assert_allclose(rewards.numpy(), expected_rewards, rtol=1e-5)
+    normaliser = 1.0 / (np.mean(np.sqrt(lam.numpy())) * 2.0 + np.mean(np.sqrt(nu.numpy())) * 0.5 + 1.0)
+    expected = normaliser**2 * (np.sum(lam.numpy() * 4.0 * expected_dyn) + np.sum(nu.numpy() * 0.25 * expected_bounds)
+                                + np.sum(np.log1p(np.exp(-expected_rewards)) ** 2))
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
 
 
 # --- 7.4 probabilistic LatCo: mean gap for the duals, std residual moves only s_{t+1} ------------

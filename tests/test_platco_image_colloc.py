@@ -179,7 +179,7 @@ class NaNImageModel(ImagePointModel):
 def test_image_colloc_improves_its_plan_and_makes_the_images_consistent():
     model = ImagePointModel()
     start = tf.zeros([1, 2])
-    planner = make(ImageColloc, planning_horizon=10, optimization_steps=1000, gd_lr=0.02, lam_lr=1000.0)
+    planner = make(ImageColloc, planning_horizon=10, optimization_steps=1000, gd_lr=0.02, lam_lr=30.0)
     for _ in range(2):
         result = planner.plan(model, start)
         d = result.diagnostics
@@ -216,7 +216,7 @@ def test_settings_read_the_suite_config():
     latco = {**defaults, **yaml.safe_load((ROOT / "benchmark/methods/latco.yaml").read_text())["config"]}
     image = {**latco, **yaml.safe_load((ROOT / "benchmark/ablations/image_colloc.yaml").read_text())["overrides"]}
     c = ImageCollocSettings.from_config(image)
-    assert (c.optimization_steps, c.gd_lr, c.planning_horizon) == (5000, 0.02, 30)
+    assert (c.optimization_steps, c.gd_lr, c.lam_lr, c.planning_horizon) == (5000, 0.02, 30.0, 30)
 
 
 def test_both_planners_run_on_a_tiny_rssm_through_its_protocol_extras():

@@ -68,14 +68,22 @@ def dual_update(multiplier: tf.Tensor, violation: tf.Tensor, threshold: float) -
     return multiplier * (1.0 + 0.1 * tf.math.log((violation + 0.1 * threshold) / threshold) / np.log(10.0))
 
 
+def dual_ascent(lam: tf.Tensor, nu: tf.Tensor, v_dyn: tf.Tensor, v_bounds: tf.Tensor, lam_lr: float,
+                nu_lr: float) -> tuple[tf.Tensor, tf.Tensor]:
+    """Additive update of the first-order planners (latco_first_order, image_colloc), as the
+    original's: lam_t += lam_lr v_dyn,t [B, H]; nu_{t,a} += nu_lr max(a_{t,a}^2 - 1, 0) [B, H, A]."""
+    return lam + lam_lr * v_dyn, nu + nu_lr * v_bounds
+
+
 def residual_normaliser(lam: tf.Tensor, nu: tf.Tensor, dyn_scale: float, act_scale: float) -> tf.Tensor:
     """[B]: 1 / (mean sqrt(lam) s_dyn + mean sqrt(nu) s_act + 1), one scale per plan.
 
     As the multipliers grow, the constraint residuals would swamp the reward residual;
-    dividing all residuals by this keeps them balanced.
+    dividing all residuals by this keeps them balanced. lam [B, H]; nu [B, H] or, one per
+    action dimension, [B, H, A] (the mean is over all of a plan's multipliers).
     """
     dyn = tf.reduce_mean(tf.sqrt(lam), 1) * dyn_scale
-    act = tf.reduce_mean(tf.sqrt(nu), 1) * act_scale
+    act = tf.reduce_mean(tf.reshape(tf.sqrt(nu), [tf.shape(nu)[0], -1]), 1) * act_scale
     return 1.0 / (dyn + act + 1.0)
 
 

@@ -4,12 +4,13 @@ Why. LatCo's claim is that collocating in a learned *latent* space is what makes
 optimisation tractable. This ablation keeps everything else (relaxed dynamics constraint,
 multipliers, reward model) but makes the planned observations themselves, 64x64x3 images in
 the decoder's [-0.5, 0.5] space, the decision variables, with the dynamics constraint measured
-in pixels. (The original release's version of this ablation cannot be imported; this one runs.)
+in pixels. It follows the original's ``planners/image_colloc.py`` (docs/algorithm.md#image-collocation)
+except where listed below.
 
 Decision variables, for B parallel plans and horizon H: images o_2 .. o_{H+1} [B, H, 64, 64, 3]
-and actions a_1 .. a_H [B, H, A]. o_1 is the real observation and is not optimised: its latent
-is the filtered feature f_1 the planner is given. Initialisation mirrors LatCo's N(0, 1)
-latents: o_t = decode(z_t), z_t ~ N(0, I) [F], actions ~ N(0, 1).
+and actions a_1 .. a_H [B, H, A], every entry drawn from N(0, 1) at the start, pixels
+included, as in the original. o_1 is the real observation and is not optimised: its latent is
+the filtered feature f_1 the planner is given.
 
 From image to latent (the protocol extension, :class:`ImageLatentModel`): the model provides
 ``encode(image [..., 64, 64, 3]) -> embedding [..., E]`` and ``decode(feature [..., F]) -> image``,
@@ -22,35 +23,52 @@ planned image o_{t+1} is
 i.e. planned images are filtered exactly as real observations are. For the RSSM an image alone
 does not determine the latent (the GRU state h is memory), so the latent is [posterior mean of
 z given h and the image's embedding, h], with h the GRU state that ``step`` predicts from the
-previous latent (:class:`agents.world_model.RSSMLatentModel` offers all three). As in the original (``imco_trunc_bptt``, docs/algorithm.md#image-collocation) backpropagation
-is truncated at each step: ``step`` is applied to a stop-gradient of the previous latent, so
-the gradient reaching an image or action comes only from the terms of its own step (its latent,
-its reward, its pixel error) and never along the recurrent chain. For a memoryless model (the
-analytic test model: linear decoder, least-squares encoder) each latent depends on its own
-image only, truncated or not.
+previous latent (:class:`agents.world_model.RSSMLatentModel` offers all three). As in the original (``imco_trunc_bptt``)
+backpropagation is truncated at each step: ``step`` is applied to a stop-gradient of the
+previous latent, so the gradient reaching an image or action comes only from the terms of its
+own step (its latent, its reward, its pixel error) and never along the recurrent chain. For a
+memoryless model (the analytic test model: linear decoder, least-squares encoder) each latent
+depends on its own image only, truncated or not.
 
-Objective, summed over t = 1 .. H and minimised by Adam (``gd_lr``) over images and actions,
-with the LatCo normaliser N = 1 / (mean_t sqrt(lam_t) s_dyn + mean_t sqrt(nu_t) s_act + 1)
-(s_dyn, s_act: ``dyn_loss_scale``, ``act_loss_scale``):
+Objective (:meth:`ImageColloc.objective`), minimised by Adam (``gd_lr``) over images and
+actions, with the LatCo normaliser N = 1 / (mean_t sqrt(lam_t) s_dyn + mean_{t,a} sqrt(nu_t,a)
+s_act + 1) (s_dyn, s_act: ``dyn_loss_scale``, ``act_loss_scale``):
 
-    N^2 [ lam_t s_dyn^2 mean_pixels (o_{t+1} - decode(step(f_t, a_t)))^2   (pixel-space dynamics)
-        + nu_t s_act^2 ||max(|a_t| - 1, 0)||^2
-        + softplus(-reward(f_{t+1}))^2 ]
+    N^2 [ sum_{t=1..H} lam_t s_dyn^2 mean_pixels (o_{t+1} - decode(step(f_t, a_t)))^2   (pixel dynamics)
+        + sum_{t=1..H} sum_a nu_t,a s_act^2 max(a_t,a^2 - 1, 0)                       (action bounds)
+        + sum_{t=1..H+1} softplus(-reward(f_t))^2 ]                                   (reward)
 
-Multipliers as in latco_first_order (``latco_solver: adam``): every ``lm_update_every`` steps, gradient ascent
-lam_t += lam_lr v_dyn,t, nu_t += nu_lr v_act,t (violations of the plan before that Adam step;
-the curves log the same values), with v_act,t = sum max(a^2 - 1, 0) and v_dyn,t the squared
-pixel error *averaged* over the D = 64 * 64 * 3 values of the image (``dynamics_violation``).
-Why the mean: summed over pixels, as the original does, the initial violation is ~600 (D times
-a per-pixel error of ~0.05), the multipliers jump to ~4000 within two steps, the reward's weight
-falls to ~1/lam, and Adam's second-moment estimates, filled by those first huge gradients,
-keep the steps tiny. Measured on the test reach problem (tests/test_platco_image_colloc.py),
-the summed form left the plan at its initialisation (return 4.24 -> 4.29 and 0.14 -> 0.08 in
-2000 steps, two seeds). Per pixel, lam_lr sets how fast the constraint tightens independently
-of the image size: with lam_lr = 1 (what the ablation inherits from latco) returns improve
-(-> 6.3, 1.7) but the pixel MSE is still 6e-4 .. 1e-3 after 2000 steps (latent jumps of ~0.2
-per step for the test model's images); with lam_lr = 1000 it is 1e-5 .. 4e-5 after 1000 steps
-(returns -> 7.9, 4.9). The test uses lam_lr = 1000, and so should the ablation's config.
+As in the original, one multiplier nu per step and action dimension, the bound violation
+max(a^2 - 1, 0) itself (not squared), and the reward of the posteriors of all H + 1 images, the
+observed one included. (Here f_1 is the filtered observation, a constant, so its reward term
+moves the loss and the ``predicted_reward`` curve but no gradient.)
+
+Multipliers as in latco_first_order (``latco_solver: adam``): every ``lm_update_every`` steps,
+gradient ascent lam_t += lam_lr v_dyn,t, nu_t,a += nu_lr max(a_t,a^2 - 1, 0)
+(:func:`agents.planners.collocation.dual_ascent`; violations of the plan before that Adam step,
+the curves log the same values), with v_dyn,t the squared pixel error *averaged* over the
+D = 64 * 64 * 3 values of the image (``dynamics_violation``).
+
+Where it differs from the original, on purpose (README, "Deviations from the original"):
+
+- The filtering pass. The original re-filters o_1 from the zero state with a_1 as the action
+  into it, then a_2 into o_2, and so on, and executes a_1, a_2, ...: every executed action is one
+  step off the transition it was planned for. Here f_1 is the agent's filtered feature and a_t
+  is the action from f_t to f_{t+1}, the action executed at step t.
+- LatCo's normalised least squares (N, softplus(-r)^2) instead of the original's
+  -sum r + s_dyn sum lam v_dyn + s_act sum nu v_act.
+- The pixel error averaged, not summed. Summed, as the original does, the initial violation is
+  ~12,300 (D times the ~1 of N(0, 1) pixels against a decoded prediction), the multipliers and
+  the normaliser then leave the reward no weight, and the plan is not improved: measured on the
+  test reach problem (tests/test_platco_image_colloc.py, 2000 steps, lam_lr 1, two seeds), the
+  images became consistent (summed error 1e-4) while the return went 4.24 -> 0.98 and
+  0.60 -> 0.65. Per pixel, lam_lr sets how fast the constraint tightens independently of the
+  image size. Measured on the same problem after 1000 steps (two seeds): lam_lr 1 leaves a pixel
+  MSE of 3e-4 (returns -> 6.1, 2.6), lam_lr 10 1e-5 (-> 7.8, 5.9), lam_lr 30 1e-6 .. 4e-6
+  (-> 7.7, 6.2), lam_lr 100 3e-7 (-> 6.5, 3.8), lam_lr 1000 2e-9 but the reward loses
+  (-> 1.8, 0.8: the multipliers reach 3e4 and the normaliser silences the reward). The
+  ablation uses lam_lr = 30, as does the test.
+
 At the end the actions, clipped to [-1, 1], are rolled out through the latent model and the
 plan with the best predicted return is kept; NaN/Inf actions become zeros.
 
@@ -68,14 +86,14 @@ import tensorflow as tf
 from agents.planners.base import (
     LatentModel,
     adam_update,
-    bound_violation,
     dual_step_due,
     rollout_returns,
+    square_bound_violation,
 )
 from agents.planners.collocation import (
     CollocationPlanner,
     CollocationSettings,
-    action_violation,
+    dual_ascent,
     finish,
     new_curves,
     record,
@@ -104,10 +122,6 @@ class ImageColloc(CollocationPlanner):
     Settings = ImageCollocSettings
     seed_salt = 13
 
-    def _normaliser(self, lam: tf.Tensor, nu: tf.Tensor) -> tf.Tensor:
-        """[B, 1]: LatCo's per-plan scale, so growing multipliers do not swamp the reward."""
-        return residual_normaliser(lam, nu, self.s.dyn_loss_scale, self.s.act_loss_scale)[:, None]
-
     @staticmethod
     def unroll(model: ImageLatentModel, observed: tf.Tensor, images: tf.Tensor,
                actions: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -125,40 +139,48 @@ class ImageColloc(CollocationPlanner):
             latents.append(latent)
         return tf.stack(latents, 1), model.decode(tf.stack(priors, 1))
 
+    def objective(self, model: ImageLatentModel, observed: tf.Tensor, images: tf.Tensor, actions: tf.Tensor,
+                  lam: tf.Tensor, nu: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        """The loss Adam minimises (module docstring) and what the multipliers and curves read.
+
+        observed [B, F], images [B, H, ...], actions [B, H, A], lam [B, H], nu [B, H, A].
+        Returns (loss [], pixel violations v_dyn [B, H], bound violations max(a^2 - 1, 0)
+        [B, H, A], rewards of the latents f_1 .. f_{H+1} [B, H+1], those latents [B, H+1, F]).
+        """
+        s = self.s
+        latents, predicted = self.unroll(model, observed, images, actions)
+        v_dyn = tf.reduce_mean(tf.square(images - predicted), axis=tf.range(2, tf.rank(images)))
+        bounds = square_bound_violation(actions)
+        rewards = model.reward(latents)
+        scale = tf.square(residual_normaliser(lam, nu, s.dyn_loss_scale, s.act_loss_scale))[:, None]  # [B, 1]
+        constraints = lam * s.dyn_loss_scale**2 * v_dyn + s.act_loss_scale**2 * tf.reduce_sum(nu * bounds, -1)
+        loss = tf.reduce_sum(scale * constraints) + tf.reduce_sum(scale * tf.square(tf.nn.softplus(-rewards)))
+        return loss, v_dyn, bounds, rewards, latents
+
     def _build(self, model: LatentModel):
         s = self.s
         if not (hasattr(model, "encode") and hasattr(model, "decode")):
             raise TypeError("image_colloc needs a model with decode() and encode() (agents.planners.image_colloc."
                             "ImageLatentModel)")
-        size, actions_size = model.feature_size, model.action_size
-
-        def violations(images, predicted, actions):
-            """Pixel violation mean (o - decode(step))^2 and action violation, [B, H] each."""
-            v_dyn = tf.reduce_mean(tf.square(images - predicted), axis=tf.range(2, tf.rank(images)))
-            return v_dyn, action_violation(actions)
+        image_shape = model.decode(tf.zeros([1, model.feature_size])).shape[1:]
+        action_size = model.action_size
 
         def optimise(feature, seed):
             plans, horizon = s.n_parallel_plans, s.planning_horizon
             seeds = tf.random.experimental.stateless_split(seed, 2)
             observed = tf.repeat(feature, plans, axis=0)
-            images = model.decode(tf.random.stateless_normal([plans, horizon, size], seed=seeds[0]))
-            actions = tf.random.stateless_normal([plans, horizon, actions_size], seed=seeds[1])
+            images = tf.random.stateless_normal([plans, horizon, *image_shape], seed=seeds[0])
+            actions = tf.random.stateless_normal([plans, horizon, action_size], seed=seeds[1])
             initial_returns = rollout_returns(model, observed, tf.clip_by_value(actions, -1.0, 1.0))
             lam = tf.fill([plans, horizon], s.init_lam)
-            nu = tf.fill([plans, horizon], s.init_nu)
+            nu = tf.fill([plans, horizon, action_size], s.init_nu)
             m_images, v_images = tf.zeros_like(images), tf.zeros_like(images)
             m_actions, v_actions = tf.zeros_like(actions), tf.zeros_like(actions)
             curves = new_curves(s.optimization_steps)
             for i in tf.range(s.optimization_steps):
                 with tf.GradientTape() as tape:
                     tape.watch([images, actions])
-                    latents, predicted = self.unroll(model, observed, images, actions)
-                    v_dyn, v_act = violations(images, predicted, actions)
-                    bounds = tf.reduce_sum(tf.square(bound_violation(actions)), -1)
-                    reward = model.reward(latents[:, 1:])
-                    weighted = (lam * s.dyn_loss_scale**2 * v_dyn + nu * s.act_loss_scale**2 * bounds
-                                + tf.square(tf.nn.softplus(-reward)))
-                    loss = tf.reduce_sum(tf.square(self._normaliser(lam, nu)) * weighted)
+                    loss, v_dyn, bounds, rewards, _ = self.objective(model, observed, images, actions, lam, nu)
                 grad_images, grad_actions = tape.gradient(loss, [images, actions])
                 step = tf.cast(i + 1, tf.float32)
                 update, m_images, v_images = adam_update(grad_images, m_images, v_images, step, s.gd_lr)
@@ -168,14 +190,12 @@ class ImageColloc(CollocationPlanner):
                 # The violations of the plan just differentiated drive the multipliers (as the
                 # original does): re-evaluating the updated plan would cost a third more.
                 if dual_step_due(i, s.lm_update_every):
-                    lam = lam + s.lam_lr * v_dyn
-                    nu = nu + s.nu_lr * v_act
-                curves = record(curves, i, dynamics_violation=v_dyn, action_violation=v_act, lambda_mean=lam,
-                                nu_mean=nu, predicted_reward=tf.reduce_sum(reward, 1))
-            latents, predicted = self.unroll(model, observed, images, actions)
-            v_dyn, v_act = violations(images, predicted, actions)
+                    lam, nu = dual_ascent(lam, nu, v_dyn, bounds, s.lam_lr, s.nu_lr)
+                curves = record(curves, i, dynamics_violation=v_dyn, action_violation=tf.reduce_sum(bounds, -1),
+                                lambda_mean=lam, nu_mean=nu, predicted_reward=tf.reduce_sum(rewards, 1))
+            _, v_dyn, bounds, _, latents = self.objective(model, observed, images, actions, lam, nu)
             returns = rollout_returns(model, observed, tf.clip_by_value(actions, -1.0, 1.0))
-            best, final = finish(v_dyn, v_act, lam, nu, returns, initial_return=initial_returns)
+            best, final = finish(v_dyn, tf.reduce_sum(bounds, -1), lam, nu, returns, initial_return=initial_returns)
             return actions[best], latents[best], final, {name: curve.stack() for name, curve in curves.items()}
 
         return optimise

@@ -40,6 +40,7 @@ from agents.planners.collocation import (
     CollocationPlanner,
     GaussNewtonSettings,
     action_violation,
+    dual_ascent,
     dual_update,
     finish,
     new_curves,
@@ -213,8 +214,7 @@ class LatCo(CollocationPlanner):
                     # As the original: the multipliers (and the curves) see the plan before the step.
                     v_dyn, v_act = gaps, tf.reduce_sum(violation, -1)
                     if dual_step_due(i, s.lm_update_every):
-                        lam = lam + s.lam_lr * gaps
-                        nu = nu + s.nu_lr * violation
+                        lam, nu = dual_ascent(lam, nu, gaps, violation, s.lam_lr, s.nu_lr)
                 else:
                     # damping / 2: the original solves (2 J^T J + mu I) d = 2 J^T r.
                     diag, lower, rhs = self.normal_equations(model, x, lam, nu, observed, s.gn_damping / 2)
