@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import math
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ROOT
 
 from benchmark.claims import Claim, parse_claims
 from benchmark.errors import ConfigError
 from benchmark.registry import Registry
+from benchmark.runs_import import import_files
 from reports import claims, tables
+from reports.generate import ReportOptions, write_report
 
 REACH = Claim("Claim 1", "LatCo beats CEM", "latco", ("planet",), ("mw_reach",))
 LOTTERY = Claim("Claim 4", "PLatCo is safer", "platco", ("latco",), ("pm_lottery",), "safe_choice")
@@ -111,3 +115,25 @@ def test_the_claims_suite_declares_the_papers_four_claims_at_mini_with_five_seed
     specs = registry.expand("claims")
     assert {s.profile for s in specs} == {"mini"} and {s.seed for s in specs} == {0, 1, 2, 3, 4}
     assert {s.method for s in specs if s.task in declared[0].tasks} >= {"latco", "planet", "shooting_gd", "random"}
+
+
+def test_a_suite_with_claims_gets_the_claims_table_and_figure_from_real_runs(database, tmp_path):
+    """The shipped smoke runs, reported with a registry whose smoke suite declares two claims."""
+    root = tmp_path / "registry"
+    shutil.copytree(ROOT / "benchmark", root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    smoke = root / "suites" / "smoke.yaml"
+    smoke.write_text(smoke.read_text() + "claims:\n"
+                     "  - {name: Claim A, text: LatCo beats the shooting planners., method: latco,\n"
+                     "     against: [planet, shooting_gd], tasks: [mw_reach]}\n"
+                     "  - {name: Claim B, text: PLatCo is safer., method: platco, against: [latco],\n"
+                     "     tasks: [pm_lottery], score: safe_choice}\n")
+    import_files([ROOT / "docs" / "runs" / "smoke.jsonl.gz"], database)
+    out = tmp_path / "report"
+    summary = write_report(database, out, "smoke", ReportOptions(bootstrap_reps=100), Registry.load(root))
+    assert {"claims.md", "claims.tex", "claims.csv", "claims_success_vs_steps.png"} <= set(summary.files)
+    rows = pd.read_csv(out / "claims.csv")
+    assert list(zip(rows["claim"], rows["baseline"], strict=True)) == [
+        ("Claim A", "planet"), ("Claim A", "shooting_gd"), ("Claim B", "latco")]
+    # One seed per cell at smoke size: no interval, so no verdict can be reached.
+    assert set(rows["verdict"]) == {"inconclusive"} and rows["low"].isna().all()
+    assert "The paper's claims: verdicts" in (out / "index.md").read_text()
