@@ -77,17 +77,64 @@ def load_yaml_mapping(path: Path) -> dict[str, Any]:
 
 
 _DEFAULTS: dict[str, Any] = {}
+_SECTIONS: dict[str, str] = {}  # key -> its section in defaults.yaml
+
+
+def _flatten_sections(data: Mapping[str, Any], source: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """``{section: {key: default}}`` -> the flat defaults and each key's section.
+
+    A key declared in two sections, or a section that is not a mapping, fails: a key has one
+    owner.
+    """
+    defaults: dict[str, Any] = {}
+    sections: dict[str, str] = {}
+    for section, keys in data.items():
+        if not isinstance(keys, dict):
+            raise ConfigError(f"{source}: section '{section}' must be a mapping of keys to defaults, got {keys!r}")
+        for key, value in keys.items():
+            if key in sections:
+                raise ConfigError(f"{source}: key '{key}' is declared in sections '{sections[key]}' and "
+                                  f"'{section}'; a key belongs to one section")
+            defaults[key], sections[key] = value, section
+    return defaults, sections
+
+
+def _load_sections() -> None:
+    if not _DEFAULTS:
+        defaults, sections = _flatten_sections(load_yaml_mapping(DEFAULTS_PATH), str(DEFAULTS_PATH))
+        _SECTIONS.clear()
+        _SECTIONS.update(sections)
+        _DEFAULTS.update(defaults)
 
 
 def load_defaults() -> dict[str, Any]:
-    """The declared keys and their defaults, parsed once per process (a copy each call).
+    """The declared keys and their defaults, flat (sections left out), parsed once per process
+    (a copy each call).
 
     Expanding the paper grid resolves hundreds of configs; parsing the file for each one took
     most of ``run --dry-run``'s time.
     """
-    if not _DEFAULTS:
-        _DEFAULTS.update(load_yaml_mapping(DEFAULTS_PATH))
+    _load_sections()
     return dict(_DEFAULTS)
+
+
+def section_of(key: str) -> str:
+    """The section of ``defaults.yaml`` that declares ``key`` (``'collocation'`` for
+    ``dyn_threshold``); an unknown key fails naming the closest known one."""
+    _load_sections()
+    if key not in _SECTIONS:
+        raise ConfigError(f"unknown key '{key}'{did_you_mean(key, _SECTIONS)}; see benchmark/defaults.yaml")
+    return _SECTIONS[key]
+
+
+def section_keys(section: str) -> tuple[str, ...]:
+    """The keys a section of ``defaults.yaml`` declares, in file order."""
+    _load_sections()
+    keys = tuple(key for key, owner in _SECTIONS.items() if owner == section)
+    if not keys:
+        raise ConfigError(f"unknown section '{section}'{did_you_mean(section, set(_SECTIONS.values()))}; "
+                          f"sections: {', '.join(dict.fromkeys(_SECTIONS.values()))}")
+    return keys
 
 
 def _type_name(value: Any) -> str:

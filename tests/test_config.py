@@ -16,6 +16,8 @@ from benchmark.config import (
     load_defaults,
     parse_cli_overrides,
     parse_yaml_text,
+    section_keys,
+    section_of,
 )
 from benchmark.errors import ConfigError
 from benchmark.registry import REGISTRY_ROOT, Registry
@@ -54,6 +56,27 @@ def test_a_value_outside_its_choices_names_them():
 
 def test_integers_are_accepted_where_floats_are_expected():
     assert check_overrides({"init_lam": 100000000}, load_defaults(), "x") == {"init_lam": 1e8}
+
+
+def test_every_key_has_one_section_and_runs_see_the_keys_flat():
+    defaults = load_defaults()
+    assert section_of("dyn_threshold") == "collocation" and section_of("env_name") == "task"
+    assert section_of("cem_samples") == "shooting" and section_of("agent") == "method"
+    assert "collocation" not in defaults and "dyn_threshold" in defaults
+    sections = dict.fromkeys(section_of(key) for key in defaults)
+    assert sum(len(section_keys(section)) for section in sections) == len(defaults)
+
+
+def test_an_unknown_key_has_no_section_and_the_error_suggests_one():
+    with pytest.raises(ConfigError, match=r"unknown key 'dyn_treshold' \(did you mean 'dyn_threshold'\?\)"):
+        section_of("dyn_treshold")
+
+
+def test_a_key_declared_in_two_sections_fails_naming_both():
+    from benchmark.config import _flatten_sections
+
+    with pytest.raises(ConfigError, match=r"x.yaml: key 'gd_lr' is declared in sections 'shooting' and 'collocation'"):
+        _flatten_sections({"shooting": {"gd_lr": 0.05}, "collocation": {"gd_lr": 0.1}}, "x.yaml")
 
 
 def test_malformed_yaml_names_the_file_and_line(tmp_path: Path):
@@ -272,6 +295,28 @@ def test_runs_of_a_changed_planner_get_a_new_config_hash(registry: Registry, sui
 def test_only_image_collocation_has_a_new_planner_version(registry: Registry):
     versions = {(spec.method, spec.config["planner_version"]) for spec in registry.expand("paper")}
     assert {method for method, version in versions if version != 1} == {"image_colloc"}
+
+
+# Hashes at the `smoke` and `mini` profiles (and `paper` via the pins above), recorded on afb785d
+# before defaults.yaml was split into sections (issue 21): sections never enter a config.
+PROFILE_HASHES = {
+    ("smoke", "mw_reach", "latco", "smoke"): "3c6cb504efb3dfc9",
+    ("smoke", "dmc_reacher", "planet", "smoke"): "ceaa10f85a5358d2",
+    ("smoke", "pm_lottery", "platco", "smoke"): "db3bff2981019558",
+    ("paper", "mw_push", "image_colloc", "smoke"): "c2473975d350f7d0",
+    ("learn", "mw_reach", "dreamer", "smoke"): "6b4db4d86fe57976",
+    ("claims", "mw_button", "random", "smoke"): "519232e203035d75",
+    ("claims", "mw_button", "shooting_gd", "mini"): "5fd7ce7062411529",
+    ("ablations", "mw_reach", "latco_first_order", "mini"): "cdf0982ec2fb2449",
+    ("dmc", "dmc_cheetah", "mppi", "mini"): "7887027197c0e0e9",
+    ("paper", "mw_reach", "shooting_gn", "mini"): "e37075431175f58e",
+}
+
+
+@pytest.mark.parametrize("suite,task,method,profile", list(PROFILE_HASHES))
+def test_runs_at_every_profile_keep_their_config_hash(registry: Registry, suite, task, method, profile):
+    [spec] = registry.expand(suite, tasks=[task], methods=[method], seeds=[0], profile=profile)
+    assert spec.config_hash == PROFILE_HASHES[suite, task, method, profile]
 
 
 def test_hash_neutral_keys_enter_the_hash_only_away_from_their_default(registry: Registry):

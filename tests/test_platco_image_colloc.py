@@ -20,6 +20,7 @@ from agents.planners.base import rollout
 from agents.planners.image_colloc import ImageColloc, ImageCollocSettings
 from agents.planners.latco import LatCo
 from agents.planners.platco import PLatCo, PlatcoSettings, particle_noise
+from benchmark.config import load_defaults
 
 ROOT = Path(__file__).resolve().parent.parent
 RISKY, SAFE = np.array([0.0, -0.7], np.float32), np.array([0.0, 1.0], np.float32)
@@ -207,7 +208,7 @@ def test_a_nan_model_gives_zero_actions_and_a_count(planner, model):
 
 
 def test_settings_read_the_suite_config():
-    defaults = yaml.safe_load((ROOT / "benchmark/defaults.yaml").read_text())
+    defaults = load_defaults()
     platco = {**defaults, **yaml.safe_load((ROOT / "benchmark/methods/platco.yaml").read_text())["config"],
               "planning_horizon": 20}
     s = PlatcoSettings.from_config(platco)
@@ -223,7 +224,7 @@ def test_both_planners_run_on_a_tiny_rssm_through_its_protocol_extras():
     """RSSMLatentModel offers step_moments, encode and posterior; the planners use nothing else."""
     from agents.world_model import RSSMLatentModel, WorldModel
 
-    config = yaml.safe_load((ROOT / "benchmark/defaults.yaml").read_text())
+    config = load_defaults()
     config.update(deter_size=8, stoch_size=4, hidden_size=8, num_units=8, cnn_depth=2)
     world = WorldModel(config, 2)
     model = RSSMLatentModel(world)
