@@ -3,23 +3,71 @@
 ``random`` and ``dreamer`` are agents of their own; every other agent is a planner driven by
 :class:`agents.model_based.ModelBasedAgent`, implemented by the module
 ``agents/planners/<agent>.py`` that exports ``PLANNER`` (see :mod:`agents.planners.base`).
-A new planner is therefore its module plus a method YAML naming it as ``agent``.
+A new planner is therefore its module, its row in :data:`AGENTS` (the keys it reads) and a
+method YAML naming it as ``agent``.
+
+:data:`AGENTS` is the one table of what each agent is and which config keys it reads, kept
+free of TensorFlow so the registry checks every method file against it at load time
+(benchmark/config.py states who may set what).
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from benchmark.config import section_keys
 from benchmark.errors import ConfigError
 
 if TYPE_CHECKING:  # TensorFlow is imported only when an agent is built, not to check names
     from agents.base import Agent
     from agents.planners.base import Planner
 
-OWN_AGENTS = ("random", "dreamer")
+
+
+@dataclass(frozen=True)
+class AgentReads:
+    """What an agent is (``random`` | ``policy`` | ``planner``) and the config keys it reads:
+    whole sections of ``benchmark/defaults.yaml``, plus single ``keys`` of sections it reads
+    only in part (a planner's ``Settings`` fields beyond the planning section's keys; a test
+    holds each row equal to its module's ``Settings``)."""
+
+    kind: str
+    sections: tuple[str, ...]
+    keys: tuple[str, ...] = ()
+
+    def reads(self) -> frozenset[str]:
+        """Every config key the agent reads (or that describes it, as ``agent`` itself)."""
+        return frozenset(self.keys).union(*(section_keys(section) for section in self.sections))
+
+    def describe(self) -> str:
+        """``sections task, method, ... and keys cem_samples, ...`` for one-line errors."""
+        text = f"sections {', '.join(self.sections)}"
+        return f"{text} and keys {', '.join(self.keys)}" if self.keys else text
+
+
+COMMON_SECTIONS = ("task", "method", "schedule", "debug")  # every agent runs the training loop
+MODEL_SECTIONS = (*COMMON_SECTIONS, "world_model")  # ... and model-based ones learn the RSSM
+PLANNER_SECTIONS = (*MODEL_SECTIONS, "planning")
+_COLLOCATION = ("n_parallel_plans", "init_lam", "init_nu", "lm_update_every", "dyn_loss_scale", "act_loss_scale")
+_GAUSS_NEWTON = (*_COLLOCATION, "gn_damping", "solver_dtype", "dyn_threshold", "act_threshold")
+_GRADIENT_SHOOTING = ("gd_lr", "lam_lr", "lm_update_every")
+
+AGENTS: dict[str, AgentReads] = {
+    "random": AgentReads("random", COMMON_SECTIONS),
+    "dreamer": AgentReads("policy", (*MODEL_SECTIONS, "dreamer")),
+    "cem": AgentReads("planner", PLANNER_SECTIONS, ("cem_samples", "cem_elite_ratio")),
+    "mppi": AgentReads("planner", PLANNER_SECTIONS, ("cem_samples", "mppi_gamma")),
+    "shooting_gd": AgentReads("planner", PLANNER_SECTIONS, (*_GRADIENT_SHOOTING, "act_loss_scale")),
+    "shooting_gn": AgentReads("planner", PLANNER_SECTIONS, (*_GRADIENT_SHOOTING, "gn_damping")),
+    "latco": AgentReads("planner", PLANNER_SECTIONS, (*_GAUSS_NEWTON, "latco_solver", "gd_lr", "lam_lr", "nu_lr")),
+    "platco": AgentReads("planner", PLANNER_SECTIONS, (*_GAUSS_NEWTON, "init_std", "n_particles", "exact_jacobian")),
+    "image_colloc": AgentReads("planner", PLANNER_SECTIONS, (*_COLLOCATION, "gd_lr", "lam_lr", "nu_lr")),
+}
+OWN_AGENTS = tuple(name for name, agent in AGENTS.items() if agent.kind != "planner")
 PLANNER_PACKAGE = "agents.planners"
 HELPER_MODULES = ("base", "collocation")  # shared code in the planners package, not planners
 

@@ -76,6 +76,9 @@ def load_yaml_mapping(path: Path) -> dict[str, Any]:
     return data
 
 
+# The sections of defaults.yaml a task file may set (the module docstring states the whole rule).
+TASK_SECTIONS = ("task", "schedule")
+
 _DEFAULTS: dict[str, Any] = {}
 _SECTIONS: dict[str, str] = {}  # key -> its section in defaults.yaml
 

@@ -16,8 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agents.registry import AGENTS
 from benchmark.claims import Claim, parse_claims
-from benchmark.config import check_family_overrides, config_hash, did_you_mean, load_yaml_mapping, resolve
+from benchmark.config import (
+    TASK_SECTIONS,
+    check_family_overrides,
+    config_hash,
+    did_you_mean,
+    load_defaults,
+    load_yaml_mapping,
+    resolve,
+    section_of,
+)
 from benchmark.errors import ConfigError
 
 REGISTRY_ROOT = Path(__file__).parent
@@ -113,30 +123,31 @@ class Registry:
         """Names a grid cell may use as its method: every method and ablation."""
         return self.names("methods") + self.names("ablations")
 
-    def _method_keys(self) -> dict[str, list[str]]:
-        """Each key a method, a method's family override or an ablation sets -> the files setting it."""
-        owners: dict[str, list[str]] = {}
-        for kind in ("methods", "ablations"):
-            for name in self.names(kind):
-                entry = self.entries[kind][name]
-                layers = [entry.get("config") or {}, entry.get("overrides") or {},
-                          *(entry.get("family_overrides") or {}).values()]
-                for key in {key for layer in layers for key in layer}:
-                    owners.setdefault(key, []).append(Path(entry["_path"]).name)
-        return owners
-
     def _check_ownership(self) -> None:
-        """A task may not set a method key: the method's value would replace it without a word."""
-        owners = self._method_keys()
+        """Who may set what (benchmark/config.py states the rule): a task only keys of
+        :data:`TASK_SECTIONS`; a method or ablation only keys its agent reads
+        (agents/registry.py's ``AGENTS``). Each error names the file that set the key."""
         for name in self.names("tasks"):
             entry = self.entries["tasks"][name]
             for key in entry.get("config") or {}:
-                if key in owners:
+                section = section_of(key)
+                if section not in TASK_SECTIONS:
                     raise ConfigError(
-                        f"{entry['_path']}: key '{key}' is a method setting ({', '.join(sorted(set(owners[key])))} "
-                        f"set it, and the method layer comes after the task's); set it per family in the "
-                        "method's family_overrides instead (benchmark/config.py states the order)"
+                        f"{entry['_path']}: key '{key}' belongs to section '{section}', which methods set; a task "
+                        f"sets only the {' and '.join(TASK_SECTIONS)} sections: set '{key}' in the method's "
+                        "config or, per kind of environment, its family_overrides (benchmark/config.py)"
                     )
+        for name in self.names("methods"):
+            entry = self.entries["methods"][name]
+            config = entry.get("config") or {}
+            _check_agent_reads(entry["_path"], config, config)
+            for family, overrides in (entry.get("family_overrides") or {}).items():
+                _check_agent_reads(f"{entry['_path']} (family_overrides.{family})", overrides, {**config, **overrides})
+        for name in self.names("ablations"):
+            entry = self.entries["ablations"][name]
+            overrides = entry.get("overrides") or {}
+            base = self.entries["methods"][entry["base"]].get("config") or {}
+            _check_agent_reads(entry["_path"], overrides, {**base, **overrides})
 
     def _check_references(self) -> None:
         """Fail at load time on an ablation's unknown base or a suite's unknown names."""
@@ -282,6 +293,22 @@ def scaled_planner_budget(config: dict[str, Any], scale: float) -> dict[str, Any
     are 15% of LatCo's 200 but 6% of shooting GD's 500 and under 1% of first-order LatCo's 5,000).
     """
     return {"optimization_steps": max(1, math.ceil(config["optimization_steps"] * scale - 1e-9))}
+
+
+def _check_agent_reads(source: str, layer: dict[str, Any], method_config: dict[str, Any]) -> None:
+    """A method or ablation layer may set only keys its agent reads: ``agent: cem`` with
+    ``gd_lr`` would get a hash of its own and run exactly like PlaNet. An agent this checkout
+    does not implement is left to ``agents.registry.check_implemented`` (at run time)."""
+    agent = method_config.get("agent", load_defaults()["agent"])
+    if agent not in AGENTS:
+        return
+    reads = AGENTS[agent].reads()
+    for key in layer:
+        if key not in reads:
+            raise ConfigError(
+                f"{source}: key '{key}' (section '{section_of(key)}') is not read by agent '{agent}', which reads "
+                f"{AGENTS[agent].describe()}; remove the key or choose an agent that reads it"
+            )
 
 
 def _check_presentation(data: dict[str, Any], path: Path) -> None:

@@ -134,15 +134,49 @@ def test_a_mistyped_family_or_env_family_fails_at_load_naming_the_allowed_ones(t
         Registry.load(root)
 
 
-def test_a_task_may_not_set_a_key_a_method_would_silently_replace(tmp_path: Path):
+def test_a_task_may_not_set_a_key_of_a_method_section(tmp_path: Path):
     root = _copy_registry(tmp_path)
     lottery = root / "tasks" / "pm_lottery.yaml"
     lottery.write_text(lottery.read_text() + "  dyn_threshold: 0.01\n")
     with pytest.raises(ConfigError) as error:
         Registry.load(root)
     message = str(error.value)
-    assert message.startswith(f"{lottery}: key 'dyn_threshold' is a method setting (latco.yaml, platco.yaml set it")
+    assert message.startswith(f"{lottery}: key 'dyn_threshold' belongs to section 'collocation', which methods set")
     assert "family_overrides" in message and "\n" not in message
+
+
+def test_a_method_may_override_a_task_key_and_its_value_wins(tmp_path: Path):
+    root = _copy_registry(tmp_path)
+    (root / "methods" / "latco_short.yaml").write_text("config:\n  agent: latco\n  planning_horizon: 10\n")
+    registry = Registry.load(root)
+    specs = registry.expand("paper", tasks=["mw_push", "dmc_cheetah"], methods=["latco_short"], seeds=[0])
+    assert [(spec.task, spec.config["planning_horizon"]) for spec in specs] == [("mw_push", 10), ("dmc_cheetah", 10)]
+    assert specs[0].config["mpc_steps"] == 25  # the task's other keys stay
+
+
+@pytest.mark.parametrize("layer", ["config", "family_overrides", "ablation"])
+def test_a_method_setting_a_key_its_agent_does_not_read_fails_naming_both(tmp_path: Path, layer):
+    root = _copy_registry(tmp_path)
+    if layer == "ablation":
+        path = root / "ablations" / "planet_gd.yaml"
+        path.write_text("base: planet\noverrides:\n  gd_lr: 0.5\n")
+    else:
+        path = root / "methods" / "cem_gd.yaml"
+        extra = "  gd_lr: 0.5\n" if layer == "config" else "family_overrides:\n  dmc:\n    gd_lr: 0.5\n"
+        path.write_text("config:\n  agent: cem\n" + extra)
+    with pytest.raises(ConfigError) as error:
+        Registry.load(root)
+    message = str(error.value)
+    assert message.startswith(f"{path}") and "key 'gd_lr' (section 'shooting') is not read by agent 'cem'" in message
+    assert "cem_samples, cem_elite_ratio" in message and "\n" not in message
+
+
+def test_an_ablation_is_checked_against_the_agent_it_switches_to(tmp_path: Path):
+    root = _copy_registry(tmp_path)
+    path = root / "ablations" / "image_damped.yaml"
+    path.write_text("base: latco\noverrides:\n  agent: image_colloc\n  gn_damping: 0.1\n")
+    with pytest.raises(ConfigError, match=r"image_damped.yaml: key 'gn_damping' .* agent 'image_colloc'"):
+        Registry.load(root)
 
 
 def test_a_registry_method_or_ablation_runs_on_a_suite_without_editing_the_suite(tmp_path: Path):
@@ -355,9 +389,10 @@ def test_command_line_pairs_are_parsed_as_yaml():
 
 
 def test_planner_agents_are_the_planner_modules_and_an_unknown_agent_fails_early():
-    from agents.registry import check_implemented, planner_agents
+    from agents.registry import AGENTS, check_implemented, planner_agents
 
     assert set(planner_agents()) == {"latco", "platco", "image_colloc", "cem", "mppi", "shooting_gd", "shooting_gn"}
+    assert {name for name, agent in AGENTS.items() if agent.kind == "planner"} == set(planner_agents())
     registry = Registry.load()
     for kind in ("methods", "ablations"):
         for name in registry.names(kind):  # every registry method resolves to an implemented agent

@@ -202,3 +202,20 @@ def test_structured_normal_equations_equal_autodiff_of_every_residual():
     reference = build_normal_equations(jac_current, jac_next, residual, 1e-3, first_jac, first_residual)
     for ours, theirs in zip((diag, lower, rhs), reference, strict=True):
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=2e-4, atol=2e-2)
+
+
+def test_the_agent_table_lists_exactly_the_keys_each_planner_reads():
+    """agents/registry.py's AGENTS is checked at registry load without TensorFlow: each planner's
+    row must name every Settings field beyond its whole sections, and nothing else."""
+    import dataclasses
+    import importlib
+
+    from agents.registry import AGENTS, PLANNER_PACKAGE, planner_agents
+    from benchmark.config import section_keys
+
+    for agent in planner_agents():
+        row = AGENTS[agent]
+        fields = {f.name for f in dataclasses.fields(importlib.import_module(f"{PLANNER_PACKAGE}.{agent}").PLANNER.Settings)}
+        whole = {key for section in row.sections for key in section_keys(section)}
+        assert fields <= row.reads(), agent
+        assert fields - whole == set(row.keys), agent
