@@ -1,8 +1,14 @@
-"""Configuration files: loading, type checking and the resolution order of a run's config.
+"""Configuration files: loading, type checking, who may set which key, and the resolution order.
 
 Every key a run may have is declared once, with its default, in ``defaults.yaml``; its type
 is the type of that default. Layers may only override declared keys, so a typo fails before
 anything runs instead of being silently ignored by the agent.
+
+Sections: ``defaults.yaml`` groups the keys into sections (``task``, ``method``, ``schedule``,
+``world_model``, ``planning``, ``collocation``, ``shooting``, ``dreamer``, ``debug``); a key
+belongs to exactly one (:func:`section_of`). Sections exist only in that file: they are
+flattened on load, so key names, every layer below, ``key=value`` and the config hash see
+flat keys.
 
 Resolution order (the one statement of it; README.md and ``Registry.resolve_config`` point
 here), each layer overriding the ones before it:
@@ -17,11 +23,21 @@ here), each layer overriding the ones before it:
 6. the suite's ``overrides:``, then its ``task_overrides:`` for the task
 7. ``key=value`` pairs on the command line
 
-Ownership: a key that any method, method family override or ablation sets is a *method
-key*; a task may not set it (the method's value would replace it silently, as LatCo's
-``dyn_threshold`` once replaced the lottery task's). Settings a method needs per kind of
-environment go in that method's ``family_overrides``. Profiles, suites and the command line
-override anything on purpose (a smoke profile shrinks every size).
+Who may set what (checked when the registry loads; each error names the file that set the key):
+
+- a task sets keys of the :data:`TASK_SECTIONS` only (``task``: the environment, the episode
+  and the planning horizon; ``schedule``: its run length and update schedule). A key of a
+  method's section (``dyn_threshold``) in a task would be replaced by the method's value
+  without a word; settings a method needs per kind of environment go in that method's
+  ``family_overrides``.
+- a method (``config:``, ``family_overrides:``) or an ablation (``overrides:``) sets only keys
+  its agent reads, as ``agents/registry.py``'s ``AGENTS`` lists them: the common sections
+  (``task``, ``method``, ``schedule``, ``debug``; ``world_model`` for model-based agents) and
+  the agent's own keys. Overriding a task's key is allowed and wins (step 3 comes after 2);
+  a key the agent does not read (``agent: cem`` with ``gd_lr``) fails, as it would only change
+  the hash of a run identical to another.
+- profiles, suites and the command line may set any key on purpose (a smoke profile shrinks
+  every size for every agent).
 """
 
 from __future__ import annotations
