@@ -33,7 +33,8 @@ from benchmark.errors import ConfigError
 REGISTRY_ROOT = Path(__file__).parent
 KINDS = ("tasks", "methods", "ablations", "suites", "profiles")
 
-# How reports show a method or ablation (docs/reports.md): key -> (check, what it must be).
+# How reports show a task, method or ablation (docs/reports.md): key -> (check, what it must be).
+# Tasks carry title and order (no colour: a colour is a method's).
 _PRESENTATION_KEYS = {
     "title": (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty text, e.g. title: LatCo"),
     "colour": (lambda v: isinstance(v, str) and re.fullmatch(r"#[0-9a-fA-F]{6}", v) is not None,
@@ -43,7 +44,7 @@ _PRESENTATION_KEYS = {
 }
 # Top-level keys each kind of file may hold; anything else is a typo.
 _ALLOWED_KEYS = {
-    "tasks": {"description", "config"},
+    "tasks": {"description", "config", "title", "order"},
     "methods": {"description", "config", "family_overrides", *_PRESENTATION_KEYS},
     "ablations": {"description", "base", "overrides", *_PRESENTATION_KEYS},
     "profiles": {"description", "overrides", "family_overrides", "planner_budget_scale"},

@@ -2,8 +2,8 @@
 
 One fixed colour per method, independent of which methods a report happens to contain, so
 LatCo is the same red in the learning curves, the ablations, the optimisation curves and the
-aggregate plots of every report. Method and ablation titles, colours and order are data: the
-``title``, ``colour`` and ``order`` keys of their registry files (docs/reports.md).
+aggregate plots of every report. Task, method and ablation titles, colours and order are data:
+the ``title``, ``colour`` and ``order`` keys of their registry files (docs/reports.md).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from benchmark.registry import Registry
 
@@ -23,17 +23,6 @@ FAMILY_TITLE = {"metaworld": "MetaWorld", "dmc": "DeepMind Control", "pointmass"
 # DMC episodes are 1000 env steps with per-step reward in [0, 1], so returns lie in [0, 1000].
 AGGREGATE_SCALE = {"metaworld": 1.0, "dmc": 1000.0}
 
-TASK_ORDER = [
-    "mw_reach", "mw_button", "mw_window", "mw_drawer", "mw_push", "mw_hammer", "mw_thermos",
-    "dmc_reacher", "dmc_cheetah", "dmc_quadruped", "pm_reach", "pm_lottery",
-]
-TASK_TITLE = {
-    "mw_reach": "Reach", "mw_button": "Button", "mw_window": "Window", "mw_drawer": "Drawer",
-    "mw_push": "Push", "mw_hammer": "Hammer", "mw_thermos": "Thermos",
-    "dmc_reacher": "Reacher Easy", "dmc_cheetah": "Cheetah Run", "dmc_quadruped": "Quadruped Walk",
-    "pm_reach": "Pointmass reach", "pm_lottery": "Pointmass lottery",
-}
-
 # For methods whose registry file names no colour, in the order of their names (deterministic
 # across figures); none of them is a colour of a registry file.
 SPARE_COLOURS = ["#637939", "#e7969c", "#6b6ecf", "#8c6d31", "#a55194", "#9edae5", "#c49c94", "#dbdb8d"]
@@ -41,21 +30,23 @@ SPARE_COLOURS = ["#637939", "#e7969c", "#6b6ecf", "#8c6d31", "#a55194", "#9edae5
 
 @dataclass(frozen=True)
 class Catalogue:
-    """How reports show each method and ablation, read from the registry's ``title``, ``colour``
-    and ``order`` keys, and which method each ablation modifies.
+    """How reports show each task, method and ablation, read from the registry's ``title``,
+    ``colour`` and ``order`` keys, and which method each ablation modifies.
 
-    Names the registry does not know (runs of a method since removed) show as their key, in
-    a spare colour, after all known ones.
+    Names the registry does not know (runs of a method or task since removed) show as their
+    key, methods in a spare colour, after all known ones.
     """
 
     titles: dict[str, str]
     colours: dict[str, str]
     ranks: dict[str, tuple]
     bases: dict[str, str]  # ablation -> the method it modifies
+    task_titles: dict[str, str] = field(default_factory=dict)
+    task_ranks: dict[str, tuple] = field(default_factory=dict)
 
     @classmethod
     def from_registry(cls, registry: Registry) -> Catalogue:
-        methods, ablations = registry.entries["methods"], registry.entries["ablations"]
+        methods, ablations, tasks = (registry.entries[kind] for kind in ("methods", "ablations", "tasks"))
         entries = {**methods, **ablations}
 
         def rank(name: str) -> tuple:
@@ -68,7 +59,9 @@ class Catalogue:
         return cls(titles={n: e["title"] for n, e in entries.items() if "title" in e},
                    colours={n: e["colour"] for n, e in entries.items() if "colour" in e},
                    ranks={n: rank(n) for n in entries},
-                   bases={n: str(e["base"]) for n, e in ablations.items()})
+                   bases={n: str(e["base"]) for n, e in ablations.items()},
+                   task_titles={n: e["title"] for n, e in tasks.items() if "title" in e},
+                   task_ranks={n: (0, e.get("order", math.inf), n) for n, e in tasks.items()})
 
     def title(self, method: str) -> str:
         return self.titles.get(method, method)
@@ -84,6 +77,13 @@ class Catalogue:
 
     def ablations(self) -> list[str]:
         return self.order(self.bases)
+
+    def task_title(self, task: str) -> str:
+        return self.task_titles.get(task, task)
+
+    def order_tasks(self, tasks: Iterable[str]) -> list[str]:
+        """Tasks in their registry order, then unknown names alphabetically."""
+        return sorted(set(tasks), key=lambda t: self.task_ranks.get(t, (1, math.inf, t)))
 
 
 @functools.cache
@@ -128,22 +128,16 @@ def family_of(task: str, env_family: str | None = None) -> str:
     return {"mw": "metaworld", "dmc": "dmc", "pm": "pointmass"}.get(prefix, prefix)
 
 
-def _ordered(names: Iterable[str], order: list[str]) -> list[str]:
-    names = set(names)
-    known = [n for n in order if n in names]
-    return known + sorted(names - set(known))
-
-
-def order_tasks(tasks: Iterable[str]) -> list[str]:
-    return _ordered(tasks, TASK_ORDER)
+def order_tasks(tasks: Iterable[str], catalogue: Catalogue | None = None) -> list[str]:
+    return (catalogue or registry_catalogue()).order_tasks(tasks)
 
 
 def order_methods(methods: Iterable[str], catalogue: Catalogue | None = None) -> list[str]:
     return (catalogue or registry_catalogue()).order(methods)
 
 
-def task_title(task: str) -> str:
-    return TASK_TITLE.get(task, task)
+def task_title(task: str, catalogue: Catalogue | None = None) -> str:
+    return (catalogue or registry_catalogue()).task_title(task)
 
 
 def method_title(method: str, catalogue: Catalogue | None = None) -> str:

@@ -185,7 +185,7 @@ def test_a_new_ablation_file_is_reported_beside_its_own_base_without_code(server
 
 def test_titles_colours_and_order_come_from_the_registry_files(tmp_path):
     registry = _registry_with(tmp_path, {
-        "methods/zeta.yaml": 'title: Zeta planner\ncolour: "#123456"\norder: 0.5\nconfig:\n  agent: random\n',
+        "methods/zeta.yaml": 'title: Zeta planner\ncolour: "#123456"\norder: 0.5\nconfig:\n  agent: latco\n',
         "methods/alpha.yaml": "config:\n  agent: random\n",
         "ablations/zeta_fast.yaml": "base: zeta\noverrides:\n  init_lam: 2.0\n"})
     catalogue = Catalogue.from_registry(registry)
@@ -198,6 +198,22 @@ def test_titles_colours_and_order_come_from_the_registry_files(tmp_path):
     shipped = Catalogue.from_registry(Registry.load())
     assert len(set(shipped.colours.values())) == len(shipped.colours) == len(registry.runnable()) - 3
     assert not set(SPARE_COLOURS) & set(shipped.colours.values())
+
+
+def test_task_titles_and_order_come_from_the_task_files(tmp_path):
+    registry = _registry_with(tmp_path, {
+        "tasks/pm_reach_far.yaml": "title: Pointmass reach, far\norder: 10.5\nconfig:\n  env_family: pointmass\n"
+                                   "  env_name: reach\n"})
+    catalogue = Catalogue.from_registry(registry)
+    assert catalogue.task_title("pm_reach_far") == "Pointmass reach, far"
+    assert catalogue.task_title("dmc_cheetah") == "Cheetah Run" and catalogue.task_title("gone") == "gone"
+    assert catalogue.order_tasks(["gone", "pm_lottery", "pm_reach_far", "pm_reach", "mw_push", "mw_reach"]) == [
+        "mw_reach", "mw_push", "pm_reach_far", "pm_reach", "pm_lottery", "gone"]
+
+
+def test_a_task_title_must_be_text(tmp_path):
+    with pytest.raises(ConfigError, match=r"pm_x.yaml: title 3 must be a non-empty text"):
+        _registry_with(tmp_path, {"tasks/pm_x.yaml": "title: 3\nconfig:\n  env_family: pointmass\n"})
 
 
 def test_an_unquoted_colour_is_a_one_line_error(tmp_path):
