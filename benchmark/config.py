@@ -52,6 +52,7 @@ from typing import Any
 import yaml
 
 from benchmark.errors import ConfigError
+from envs.families import FAMILIES
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.yaml")
 
@@ -162,7 +163,7 @@ def _type_name(value: Any) -> str:
 
 # Keys whose string value names one of a few implementations: a typo must fail at resolution,
 # before any run starts, not deep inside TensorFlow an hour later.
-ENV_FAMILIES = ("metaworld", "dmc", "pointmass")
+ENV_FAMILIES = tuple(FAMILIES)  # envs/families.py: one table for config checks, factory and reports
 CHOICES: dict[str, tuple[str, ...]] = {
     "env_family": ENV_FAMILIES,
     "precision": ("float32", "mixed_bfloat16"),

@@ -14,14 +14,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from benchmark.registry import Registry
+from envs.families import FAMILIES
 
-# Families: which metric headlines a task, how it is printed and how it is normalised for
-# the cross-task aggregates (docs/protocol.md#reporting: MetaWorld success in %, DMC return).
-HEADLINE_METRIC = {"metaworld": "success", "dmc": "return", "pointmass": "return"}
-# A task may name its own headline with the config key ``score_metric`` (e.g. pm_reach: success).
-FAMILY_TITLE = {"metaworld": "MetaWorld", "dmc": "DeepMind Control", "pointmass": "Pointmass"}
-# DMC episodes are 1000 env steps with per-step reward in [0, 1], so returns lie in [0, 1000].
-AGGREGATE_SCALE = {"metaworld": 1.0, "dmc": 1000.0}
+# Families (envs/families.py): which metric headlines a task, how it is printed and how it is
+# normalised for the cross-task aggregates. A task may name its own headline with the config
+# key ``score_metric`` (e.g. pm_reach: success).
+HEADLINE_METRIC = {name: family.headline_metric for name, family in FAMILIES.items()}
+FAMILY_TITLE = {name: family.title for name, family in FAMILIES.items()}
+AGGREGATE_SCALE = {name: family.aggregate_scale for name, family in FAMILIES.items() if family.aggregate_scale}
 
 # For methods whose registry file names no colour, in the order of their names (deterministic
 # across figures); none of them is a colour of a registry file.
@@ -125,7 +125,7 @@ def family_of(task: str, env_family: str | None = None) -> str:
     if env_family:
         return str(env_family)
     prefix = task.split("_", 1)[0]
-    return {"mw": "metaworld", "dmc": "dmc", "pm": "pointmass"}.get(prefix, prefix)
+    return next((name for name, family in FAMILIES.items() if family.task_prefix == prefix), prefix)
 
 
 def order_tasks(tasks: Iterable[str], catalogue: Catalogue | None = None) -> list[str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.config import (
+    ENV_FAMILIES,
     EVALUATION_ONLY,
     HASH_NEUTRAL,
     check_overrides,
@@ -21,6 +22,7 @@ from benchmark.config import (
 )
 from benchmark.errors import ConfigError
 from benchmark.registry import REGISTRY_ROOT, Registry
+from envs.families import FAMILIES
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +134,18 @@ def test_a_mistyped_family_or_env_family_fails_at_load_naming_the_allowed_ones(t
     with pytest.raises(ConfigError, match=rf"{reacher}: key 'env_family' must be one of metaworld, dmc, pointmass; "
                                           "got 'dm_control'"):
         Registry.load(root)
+
+
+def test_every_task_belongs_to_a_family_of_the_one_family_table():
+    """envs/families.py is the table config checks, the env factory and reports read."""
+    from envs.factory import make_base
+
+    assert ENV_FAMILIES == tuple(FAMILIES)
+    for name, task in Registry.load().entries["tasks"].items():
+        family = task["config"]["env_family"]
+        assert family in FAMILIES and name.startswith(FAMILIES[family].task_prefix + "_"), name
+    with pytest.raises(ValueError, match="unknown env_family 'atari'; use one of: metaworld, dmc, pointmass"):
+        make_base({"env_family": "atari", "env_name": "pong", "image_size": 64}, seed=0)
 
 
 def test_a_task_may_not_set_a_key_of_a_method_section(tmp_path: Path):

@@ -24,7 +24,7 @@ from benchmark.registry import REGISTRY_ROOT, Registry
 from reports import aggregate, figures, tables
 from reports.generate import ReportOptions, write_report
 from reports.mongo_runs import Selection, load_run_data
-from reports.presentation import SPARE_COLOURS, Catalogue
+from reports.presentation import SPARE_COLOURS, Catalogue, family_of
 from reports.references import DEFAULT_PATH, Reference, load_references, parse_references
 
 NOW = dt.datetime(2026, 1, 1, 12, 0)
@@ -42,7 +42,7 @@ class Runs:
     def add(self, task: str, method: str, seed: int, metrics: dict[str, tuple[list, list]],
             status: str = "COMPLETED", budget: int = 1000, config_hash: str | None = None, **extra) -> int:
         run_id, self.next_id = self.next_id, self.next_id + 1
-        family = {"mw": "metaworld", "dmc": "dmc", "pm": "pointmass"}[task.split("_")[0]]
+        family = family_of(task)
         config = {"suite": self.suite, "task": task, "method": method, "seed": seed, "profile": self.profile,
                   "run_key": f"{self.suite}/{task}/{method}/seed{seed}/{self.profile}",
                   "config_hash": config_hash or f"hash{run_id:012d}", "env_family": family, "steps": budget}
