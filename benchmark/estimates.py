@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agents.registry import AGENTS
 from benchmark.config import load_yaml_mapping
 from benchmark.database import MongoTarget
 from benchmark.records import finished_runs_like
@@ -29,7 +30,7 @@ PAPER_HORIZON = 30
 class Estimate:
     key: str
     seconds: float
-    source: str  # "database (N runs)" or "figures"
+    source: str  # "database (N runs)", "shipped (N runs)", "figures" or "figures (<what was borrowed>)"
 
 
 def step_rate_from_records(records: list[dict[str, Any]]) -> float | None:
@@ -44,26 +45,56 @@ def step_rate_from_records(records: list[dict[str, Any]]) -> float | None:
     return steps / seconds if seconds > 0 else None
 
 
+def samples_per_iteration(agent: str) -> bool:
+    """Whether the agent's optimisation iteration evaluates ``cem_samples`` trajectories, so its
+    cost scales with them: derived from :data:`agents.registry.AGENTS` (the agent reads the key)
+    rather than listed by hand, so a new sampling planner is scaled without editing a list."""
+    return "cem_samples" in AGENTS[agent].reads()
+
+
+def plan_iteration_figure(agent: str, figures: dict[str, Any]) -> tuple[float, str]:
+    """Seconds of one planner iteration at horizon 30 (10,000 samples for a sampling planner),
+    and how it was found: ``""`` for the agent's own figure, else a note naming the figure borrowed
+    (a sampling planner borrows the sampling default, any other planner the gradient default)."""
+    own = figures["plan_iteration_s"]
+    if agent in own:
+        return own[agent], ""
+    default = figures["default_sampling_iteration" if samples_per_iteration(agent) else "default_plan_iteration"]
+    return own[default], f"{default}'s iteration: no figure for {agent}"
+
+
 def seconds_from_figures(config: dict[str, Any], figures: dict[str, Any]) -> float:
     """A run's wall time from per-operation figures: environment steps, world-model updates and
-    planner iterations, each counted from the config the way the training loop runs them."""
+    planner iterations, each counted from the config the way the training loop runs them. What
+    an agent costs follows its kind in :data:`agents.registry.AGENTS`: ``random`` trains nothing,
+    a ``policy`` agent (Dreamer) imagines as much as it learns and plans nothing, a ``planner``
+    optimises a plan every ``mpc_steps``."""
     steps = config["steps"]
     seconds = figures["startup_s"] + steps / figures["env_steps_per_second"][config["env_family"]]
     agent = config["agent"]
-    if agent in figures["model_free_agents"]:
+    kind = AGENTS[agent].kind
+    if kind == "random":
         return seconds
     updates = max(0, steps - config["prefill"]) / config["train_every"] * config["train_steps"] + config["pretrain"]
     batch = config["batch_size"] * config["batch_length"] / PAPER_BATCH
-    factor = 2.0 if agent in figures["policy_agents"] else 1.0
+    factor = 2.0 if kind == "policy" else 1.0
     seconds += updates * figures["world_model_step_s"] * batch * factor
-    if agent in figures["policy_agents"]:
+    if kind == "policy":
         return seconds
     plans = steps / (config["mpc_steps"] * config["action_repeat"])
-    iteration = figures["plan_iteration_s"].get(agent, figures["plan_iteration_s"][figures["default_plan_iteration"]])
-    iteration *= config["planning_horizon"] / PAPER_HORIZON
-    if agent in figures["sampling_agents"]:
+    iteration = plan_iteration_figure(agent, figures)[0] * config["planning_horizon"] / PAPER_HORIZON
+    if samples_per_iteration(agent):
         iteration *= config["cem_samples"] / 10_000
     return seconds + plans * config["optimization_steps"] * iteration
+
+
+def figures_source(config: dict[str, Any], figures: dict[str, Any]) -> str:
+    """``figures``, or ``figures (latco's iteration: no figure for <agent>)`` for a planner whose
+    iteration time was borrowed: the estimate says what it does not know."""
+    if AGENTS[config["agent"]].kind != "planner":
+        return "figures"
+    note = plan_iteration_figure(config["agent"], figures)[1]
+    return f"figures ({note})" if note else "figures"
 
 
 def shipped_records(folder: Path = SHIPPED_RUNS) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
@@ -107,7 +138,8 @@ def estimate_runs(specs: list[RunSpec], target: MongoTarget | None) -> list[Esti
         if rate:
             estimates.append(Estimate(spec.key, spec.config["steps"] / rate, source))
         else:
-            estimates.append(Estimate(spec.key, seconds_from_figures(spec.config, figures), "figures"))
+            estimates.append(Estimate(spec.key, seconds_from_figures(spec.config, figures),
+                                      figures_source(spec.config, figures)))
     return estimates
 
 

@@ -58,6 +58,26 @@ def test_unreachable_database_url_fails_before_running(tmp_path):
     assert "db start" in result.stderr
 
 
+def test_a_planner_without_a_speed_figure_says_whose_iteration_its_estimate_borrows(tmp_path):
+    from benchmark.config import load_yaml_mapping
+    from benchmark.estimates import FIGURES_PATH, figures_source, seconds_from_figures
+    from benchmark.registry import Registry
+
+    registry = Registry.load()
+    figures = load_yaml_mapping(FIGURES_PATH)
+    config = {name: registry.resolve_config("pm_lottery", name, "paper") for name in ("latco", "planet", "mppi")}
+    assert [figures_source(c, figures) for c in config.values()] == ["figures"] * 3
+    del figures["plan_iteration_s"]["mppi"]  # a sampling planner borrows CEM's figure, scaled by its samples
+    assert figures_source(config["mppi"], figures) == "figures (cem's iteration: no figure for mppi)"
+    assert seconds_from_figures(config["mppi"], figures) == pytest.approx(seconds_from_figures(config["planet"], figures))
+
+    result = run_cli("run", "--suite", "smoke", "--methods", "shooting_gd", "--tasks", "pm_lottery", "--dry-run",
+                     results=tmp_path, extra_env={"COLUMNS": "250"})
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if "/pm_lottery/shooting_gd/seed" in line]
+    assert rows and all("figures (latco's iteration: no figure for shooting_gd)" in row for row in rows)
+
+
 def test_dry_run_estimates_each_run_from_the_benchmark_figures_and_totals_gpu_hours(tmp_path):
     from benchmark.config import load_yaml_mapping
     from benchmark.estimates import FIGURES_PATH, seconds_from_figures
