@@ -156,7 +156,7 @@ def train_and_evaluate(
         episode, summary = play_episode(train_env, agent, training=True, on_step=after_decision)
         with clock.phase("diagnostics"):
             # Before replay.add: the episode is still held out from every model update.
-            held_out = agent.episode_diagnostics(episode) if hasattr(agent, "episode_diagnostics") else {}
+            held_out = agent.episode_diagnostics(episode)
         log_all("", held_out, state.step)
         with clock.phase("replay"):
             save_episode(episode_dir, episode, state.episodes)
@@ -169,7 +169,7 @@ def train_and_evaluate(
         log_all("plan/", planner_stats, state.step)
         if artifact is not None and config["video_every"] > 0 and state.episodes % config["video_every"] == 0:
             with clock.phase("video"):
-                frames = agent.episode_video() if hasattr(agent, "episode_video") else None
+                frames = agent.episode_video()
                 if frames is not None:
                     artifact(f"plan_episode{state.episodes:05d}_step{state.step}.gif", frames)
         if state.step >= state.next_eval:

@@ -13,22 +13,24 @@ held-out world-model diagnostics and checkpoints are the shared skeleton's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from agents.base import CurveLogger
 from agents.diagnostics import PlannedRewards, planned_vs_achieved
 from agents.planners.base import LatentModel, Planner, PlanResult, rollout
 from agents.world_model import RSSMLatentModel
 from agents.world_model_agent import WorldModelAgent
 
-CurveLogger = Callable[[str, float, int], None]
-
 
 class ModelBasedAgent(WorldModelAgent):
-    def __init__(self, config: Mapping[str, Any], action_size: int, planner: Planner):
+    def __init__(self, config: Mapping[str, Any], action_size: int, planner: Planner,
+                 curve_logger: CurveLogger | None = None):
+        """``curve_logger``: where every ``curve_every``-th plan's per-iteration optimisation
+        curves go (``opt/<name>`` against the iteration); None logs none (evaluation runs)."""
         super().__init__(config, action_size)
         self.latent: LatentModel = RSSMLatentModel(self.model)
         self.planner = planner
@@ -36,7 +38,7 @@ class ModelBasedAgent(WorldModelAgent):
         self._planned_rewards: PlannedRewards = {}  # decision index -> predicted rewards of executed steps
         self._plans = 0
         self.last_plan: PlanResult | None = None
-        self.curve_logger: CurveLogger | None = None
+        self.curve_logger = curve_logger
 
     def reset(self) -> None:
         super().reset()

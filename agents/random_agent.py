@@ -8,11 +8,12 @@ from typing import Any
 
 import numpy as np
 
+from agents.base import Agent
 from agents.timing import PhaseClock
 from envs.episodes import ReplaySampler
 
 
-class RandomAgent:
+class RandomAgent(Agent):
     def __init__(self, action_dim: int, seed: int):
         self.clock = PhaseClock()
         self._rng = np.random.default_rng(seed)

@@ -23,7 +23,7 @@ from benchmark.config import section_keys
 from benchmark.errors import ConfigError
 
 if TYPE_CHECKING:  # TensorFlow is imported only when an agent is built, not to check names
-    from agents.base import Agent
+    from agents.base import Agent, CurveLogger
     from agents.planners.base import Planner
 
 
@@ -94,7 +94,9 @@ def build_planner(config: Mapping[str, Any]) -> Planner:
     return planner(planner.Settings.from_config(config), config["seed"])
 
 
-def build_agent(config: Mapping[str, Any], action_size: int) -> Agent:
+def build_agent(config: Mapping[str, Any], action_size: int, curve_logger: CurveLogger | None = None) -> Agent:
+    """The config's agent; ``curve_logger`` receives a planner's optimisation curves (agents
+    without them, random and dreamer, log none)."""
     agent = config["agent"]
     check_implemented(agent, agent)
     if agent == "random":
@@ -107,4 +109,4 @@ def build_agent(config: Mapping[str, Any], action_size: int) -> Agent:
         return DreamerAgent(config, action_size)
     from agents.model_based import ModelBasedAgent
 
-    return ModelBasedAgent(config, action_size, build_planner(config))
+    return ModelBasedAgent(config, action_size, build_planner(config), curve_logger=curve_logger)

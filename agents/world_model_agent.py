@@ -31,13 +31,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from agents.base import Agent
 from agents.diagnostics import world_model_diagnostics
 from agents.timing import PhaseClock
 from agents.world_model import Filter, WorldModel
 from envs.episodes import ReplaySampler
 
 
-class WorldModelAgent:
+class WorldModelAgent(Agent):
     """The shared skeleton; subclasses implement :meth:`_policy` and :meth:`_update`.
 
     ``CHECKPOINT`` names the checkpoint inside the loop's checkpoint folder and

@@ -98,7 +98,7 @@ def apply_eval_protocol(agent, protocol: str) -> None:
 
     The random agent filters nothing, so both protocols are the same for it.
     """
-    if protocol == "single_frame" and hasattr(agent, "use_single_frame_protocol"):
+    if protocol == "single_frame":
         agent.use_single_frame_protocol()
 
 
@@ -122,7 +122,7 @@ def _evaluate(config: dict[str, Any], run, run_dir: Path, checkpoint: Path, epis
             summaries.append(summary)
             for name in ("success", "return"):
                 run.log_scalar(f"eval/{name}", summary[name], index)
-            frames = agent.episode_video() if hasattr(agent, "episode_video") else None
+            frames = agent.episode_video()
             if frames is not None:
                 write_video(f"eval_episode{index:03d}.gif", frames)
     finally:

@@ -218,13 +218,12 @@ def _train(config: dict[str, Any], run, run_dir: Path, resume: tuple[Path, LoopS
     # Separate processes: TensorFlow and software OpenGL cannot share one (envs/isolated.py).
     train_env = IsolatedEnv(config)
     eval_env = IsolatedEnv(config, seed=config["seed"] + 10_000)
-    agent = build_agent(config, train_env.action_space.shape[0])
 
     def log(name: str, value: float, step: int) -> None:
         run.log_scalar(name, value, step)
 
-    if hasattr(agent, "curve_logger"):
-        agent.curve_logger = log  # per-iteration optimisation curves of sampled plans
+    # log also takes the per-iteration optimisation curves of sampled plans (planners only)
+    agent = build_agent(config, train_env.action_space.shape[0], curve_logger=log)
     start = resume[1] if resume is not None else LoopState()
     progress = RunProgress(config["steps"], run_dir / PROGRESS_FILE, run.info, start.step, start.episodes)
     try:

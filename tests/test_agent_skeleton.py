@@ -135,3 +135,44 @@ def test_the_config_seed_alone_fixes_the_initial_weights(method):
     other = ModelBasedAgent({**tiny_config(method), "seed": 4}, ACTION_SIZE, build_planner(tiny_config("latco")))
     assert any(not np.array_equal(a, b) for a, b in zip(first.model.get_weights(), other.model.get_weights(),
                                                          strict=True))
+
+
+# --- declared capabilities (agents/base.py): called unconditionally, so a rename fails --------
+
+def test_the_planning_agents_latent_model_offers_every_protocol_extra_a_planner_uses():
+    """Planners find extras with isinstance on named protocols; the world model's latent model
+    must satisfy each one, or a planner would silently fall back (autodiff, no posterior)."""
+    from agents.planners.base import JacobianModel, ReturnsModel
+    from agents.planners.image_colloc import ImageLatentModel, PosteriorModel
+    from agents.planners.platco import StochasticLatentModel
+
+    latent = build("latco").latent
+    for extra in (ReturnsModel, JacobianModel, StochasticLatentModel, ImageLatentModel, PosteriorModel):
+        assert isinstance(latent, extra), extra.__name__
+
+
+def test_a_planning_agent_sends_its_optimisation_curves_to_the_curve_logger_it_was_built_with():
+    from agents.registry import build_agent
+
+    logged = []
+    config = {**tiny_config("latco"), "curve_every": 1}
+    agent = build_agent(config, ACTION_SIZE, curve_logger=lambda name, value, x: logged.append((name, x)))
+    rng = np.random.default_rng(0)
+    agent.train(ReplaySampler([synthetic_episode(rng, 12)], 4, seed=0), 1)
+    agent.reset()
+    agent.act({"image": rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)}, training=False)
+    assert ("opt/dynamics_violation", 0) in logged
+
+
+def test_an_agent_without_a_required_method_cannot_be_built_and_optional_ones_default_to_nothing():
+    from agents.base import Agent
+    from agents.random_agent import RandomAgent
+
+    class Incomplete(Agent):
+        def reset(self) -> None: ...
+
+    with pytest.raises(TypeError, match="abstract"):
+        Incomplete()
+    agent = RandomAgent(ACTION_SIZE, 0)
+    assert agent.episode_video() is None and agent.episode_diagnostics({}) == {}
+    agent.use_single_frame_protocol()  # the random agent acts the same under both protocols

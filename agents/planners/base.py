@@ -13,7 +13,7 @@ import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import tensorflow as tf
@@ -34,6 +34,25 @@ class LatentModel(Protocol):
     def step(self, feature: tf.Tensor, action: tf.Tensor) -> tf.Tensor: ...
 
     def reward(self, feature: tf.Tensor) -> tf.Tensor: ...
+
+
+# Protocol extras: what a planner uses when a model offers it, found with isinstance on these
+# named protocols (never hasattr on a bare name), so tests can hold the world model's latent
+# model to each of them (tests/test_agent_skeleton.py): a renamed method fails a test.
+@runtime_checkable
+class ReturnsModel(Protocol):
+    """A model that sums a rollout's rewards itself, faster than :func:`rollout` (one graph)."""
+
+    def returns(self, feature: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
+        """Returns [B] of ``actions`` [B, H, A] from ``feature`` [B, F]."""
+
+
+@runtime_checkable
+class JacobianModel(Protocol):
+    """A model with an analytic step Jacobian (Gauss-Newton planners use it over autodiff)."""
+
+    def step_jacobian(self, feature: tf.Tensor, action: tf.Tensor) -> tf.Tensor:
+        """d step / d [feature, action]: [B, F, F + A] for features [B, F] and actions [B, A]."""
 
 
 @dataclass
@@ -70,7 +89,7 @@ def rollout(model: LatentModel, feature: tf.Tensor, actions: tf.Tensor) -> tuple
 
 def rollout_returns(model: LatentModel, feature: tf.Tensor, actions: tf.Tensor) -> tf.Tensor:
     """Sum of the rewards of a rollout [B]: the model's own ``returns`` when it has one."""
-    if hasattr(model, "returns"):
+    if isinstance(model, ReturnsModel):
         return model.returns(feature, actions)
     return tf.reduce_sum(rollout(model, feature, actions)[1], 1)
 

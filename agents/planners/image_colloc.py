@@ -79,7 +79,7 @@ ablation's 5000 steps takes about 9 minutes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import tensorflow as tf
 
@@ -101,12 +101,20 @@ from agents.planners.collocation import (
 )
 
 
+@runtime_checkable
 class ImageLatentModel(LatentModel, Protocol):
     """A latent model that can render a feature and read an image (``posterior`` optional)."""
 
     def decode(self, feature: tf.Tensor) -> tf.Tensor: ...
 
     def encode(self, image: tf.Tensor) -> tf.Tensor: ...
+
+
+@runtime_checkable
+class PosteriorModel(Protocol):
+    """A model that folds an image embedding into a prior latent (else the embedding is the latent)."""
+
+    def posterior(self, prior: tf.Tensor, embedding: tf.Tensor) -> tf.Tensor: ...
 
 
 @dataclass(frozen=True)
@@ -130,7 +138,7 @@ class ImageColloc(CollocationPlanner):
         observed [B, F] is f_1; images [B, H, ...] are o_2 .. o_{H+1}; actions [B, H, A].
         """
         embeddings = model.encode(images)  # all images at once: the encoder needs no history
-        posterior = getattr(model, "posterior", None)
+        posterior = model.posterior if isinstance(model, PosteriorModel) else None
         latent, latents, priors = observed, [observed], []
         for t in range(images.shape[1]):
             prior = model.step(tf.stop_gradient(latent), actions[:, t])  # truncated BPTT
@@ -159,7 +167,7 @@ class ImageColloc(CollocationPlanner):
 
     def _build(self, model: LatentModel):
         s = self.s
-        if not (hasattr(model, "encode") and hasattr(model, "decode")):
+        if not isinstance(model, ImageLatentModel):
             raise TypeError("image_colloc needs a model with decode() and encode() (agents.planners.image_colloc."
                             "ImageLatentModel)")
         image_shape = model.decode(tf.zeros([1, model.feature_size])).shape[1:]

@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from agents.gauss_newton import solve_block_tridiagonal
 from agents.planners.base import (
+    JacobianModel,
     LatentModel,
     adam_update,
     bound_violation,
@@ -120,7 +121,7 @@ class LatCo(CollocationPlanner):
             predicted = model.step(current[:, :size], current[:, size:])
             reward = model.reward(features_next)
         reward_grad = tape.gradient(reward, features_next)  # [BH, F]
-        if hasattr(model, "step_jacobian"):  # analytic, when the model offers it
+        if isinstance(model, JacobianModel):  # analytic, when the model offers it
             step_jac = model.step_jacobian(current[:, :size], current[:, size:])
         else:
             step_jac = tape.batch_jacobian(predicted, current, experimental_use_pfor=True)  # [BH, F, d]

@@ -74,18 +74,19 @@ with spread-tracking).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import tensorflow as tf
 
 from agents.gauss_newton import gauss_newton_step
 from agents.planners import collocation
-from agents.planners.base import LatentModel, bound_violation, dual_step_due, rollout_returns
+from agents.planners.base import JacobianModel, LatentModel, bound_violation, dual_step_due, rollout_returns
 from agents.planners.collocation import PIN_WEIGHT, CollocationPlanner, GaussNewtonSettings
 
 STD_FLOOR = 1e-12  # added to particle variances so sqrt stays differentiable at zero spread
 
 
+@runtime_checkable
 class StochasticLatentModel(LatentModel, Protocol):
     """A latent model with transition noise: next ~ N(mean, diag(std^2)) = step_moments(f, a)."""
 
@@ -109,7 +110,7 @@ def step_moments(model: LatentModel, feature: tf.Tensor, action: tf.Tensor) -> t
     The model's own ``step_moments`` (:class:`StochasticLatentModel`); a model without it is
     deterministic: zero noise around ``step``.
     """
-    if hasattr(model, "step_moments"):
+    if isinstance(model, StochasticLatentModel):
         return model.step_moments(feature, action)
     mean = model.step(feature, action)
     return mean, tf.zeros_like(mean)
@@ -226,7 +227,7 @@ class PLatCo(CollocationPlanner):
         size, actions_size = model.feature_size, model.action_size
         width = current.shape[-1]
         mean, action = current[:, :size], current[:, 2 * size:]
-        if hasattr(model, "step_jacobian"):  # optional protocol part: d step / d [f, a]
+        if isinstance(model, JacobianModel):  # optional protocol part: d step / d [f, a]
             step_jac = model.step_jacobian(mean, action)
         else:
             point = tf.concat([mean, action], -1)
