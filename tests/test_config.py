@@ -413,3 +413,33 @@ def test_planner_agents_are_the_planner_modules_and_an_unknown_agent_fails_early
             check_implemented(registry.resolve_config("mw_reach", name, "smoke")["agent"], name)
     with pytest.raises(ConfigError, match="method 'mine' needs agent 'nope'.*implemented: random, dreamer"):
         check_implemented("nope", "mine")
+
+
+def test_adding_a_task_and_an_ablation_is_their_files_and_the_task_in_a_suite_entry(tmp_path: Path):
+    """README's counts: a task is its file plus its name in a suite entry; an ablation is its
+    file (any suite runs it with --methods); both reach reports by their title and order."""
+    from reports.presentation import Catalogue
+
+    root = _copy_registry(tmp_path)
+    reach = (root / "tasks" / "pm_reach.yaml").read_text()
+    (root / "tasks" / "pm_reach_long.yaml").write_text(
+        reach.replace("title: Pointmass reach\n", "title: Pointmass reach, long\n")
+        .replace("order: 11\n", "order: 11.5\n").replace("action_repeat: 1", "action_repeat: 2"))
+    (root / "ablations" / "latco_damped.yaml").write_text(
+        "description: LatCo with heavier Levenberg damping.\nbase: latco\noverrides:\n  gn_damping: 0.1\n")
+    smoke = root / "suites" / "smoke.yaml"
+    smoke.write_text(smoke.read_text() + "  - tasks: [pm_reach_long]\n    methods: [random, latco]\n")
+    registry = Registry.load(root)
+
+    specs = registry.expand("smoke", tasks=["pm_reach_long"], methods=["latco", "latco_damped"])
+    assert [(s.task, s.method) for s in specs] == [("pm_reach_long", "latco"), ("pm_reach_long", "latco_damped")]
+    long, damped = (s.config for s in specs)
+    assert long["action_repeat"] == damped["action_repeat"] == 2 and long["env_name"] == "reach"
+    assert damped["gn_damping"] == 0.1 != long["gn_damping"]
+    shipped = Registry.load().expand("smoke", tasks=["pm_lottery"], methods=["latco"])[0]
+    assert shipped.config_hash == registry.expand("smoke", tasks=["pm_lottery"], methods=["latco"])[0].config_hash
+    catalogue = Catalogue.from_registry(registry)
+    assert catalogue.task_title("pm_reach_long") == "Pointmass reach, long"
+    assert catalogue.order_tasks(["pm_lottery", "pm_reach_long", "pm_reach"]) == ["pm_reach", "pm_reach_long",
+                                                                                  "pm_lottery"]
+    assert catalogue.bases["latco_damped"] == "latco"
