@@ -76,7 +76,7 @@ def write_report(target: MongoTarget, out: Path, suite: str | None = None,
     registry = registry or Registry.load()
     catalogue = Catalogue.from_registry(registry)
     context = Context(options, references, catalogue,
-                       {name: registry.claims(name) for name in registry.names("suites")})
+                      {name: registry.claims(name) for name in registry.names("suites")})
     current = data.current
     scope = f"suite {suite}" if suite else "all suites"
     title = f"LatCo Bench report: {scope}"

@@ -61,8 +61,8 @@ class FamilyAggregate:
     scale: float  # the family's normalisation (AGGREGATE_SCALE)
     matrices: dict[str, np.ndarray]  # method -> [runs, tasks] normalised final scores; empty if none fit
     notes: list[str]  # methods cut to a common seed count or left out
-    stats: pd.DataFrame | None = None  # IQM and mean with their intervals, per method
-    profiles: pd.DataFrame | None = None  # performance profiles with bands, per method
+    stats: pd.DataFrame | None  # IQM and mean with their intervals, per method; None without matrices
+    profiles: pd.DataFrame | None  # performance profiles with bands, per method; None without matrices
 
 
 @dataclass
@@ -132,10 +132,9 @@ class Section:
                 continue
             mine = self.finals[self.finals["family"] == family]
             matrices, notes = aggregate.score_matrices(mine, family_tasks, methods, scale)
-            result[family] = FamilyAggregate(family_tasks, scale, matrices, notes)
-            if matrices:
-                result[family].stats, result[family].profiles = aggregate.aggregate_with_intervals(
-                    matrices, taus, options.bootstrap_reps, options.seed)
+            stats, profiles = aggregate.aggregate_with_intervals(matrices, taus, options.bootstrap_reps,
+                                                                 options.seed) if matrices else (None, None)
+            result[family] = FamilyAggregate(family_tasks, scale, matrices, notes, stats, profiles)
         return result
 
     # --- files ---
