@@ -1,0 +1,28 @@
+"""The dependency between packages points one way: ``benchmark`` builds agents, agents never
+reach back into the suite (its registry, errors or database)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at any depth (function-local imports included)."""
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module)
+    return modules
+
+
+def test_no_module_in_agents_imports_benchmark():
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(m for m in imported_modules(path) if m.split(".")[0] == "benchmark")
+        for path in sorted((ROOT / "agents").rglob("*.py"))
+    }
+    assert {path: modules for path, modules in offenders.items() if modules} == {}
