@@ -92,13 +92,13 @@ def main() -> None:
 
     threads = os.cpu_count() or 1
     tf.config.threading.set_intra_op_parallelism_threads(threads)
-    from agents.world_model import RSSMLatentModel, WorldModel
+    from agents.world_model import RSSMLatentModel, WorldModel, WorldModelSettings
     from benchmark.registry import Registry
 
     paper = Registry.load().resolve_config("mw_reach", "latco", "paper")
     repeats = 2 if args.quick else 3
     for precision in args.precision:
-        model = RSSMLatentModel(WorldModel({**paper, "precision": precision}, 4))
+        model = RSSMLatentModel(WorldModel(WorldModelSettings.from_config({**paper, "precision": precision}), 4))
         feature = tf.random.normal([1, model.feature_size])
         print(f"precision {precision}, threads {threads}; feature {model.feature_size}, action 4; "
               f"one imagination step ~{_step_flops(model) / 1e6:.2f} MFLOP")

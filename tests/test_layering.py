@@ -26,3 +26,21 @@ def test_no_module_in_agents_imports_benchmark():
         for path in sorted((ROOT / "agents").rglob("*.py"))
     }
     assert {path: modules for path, modules in offenders.items() if modules} == {}
+
+
+def test_the_typed_settings_choices_are_the_config_choices():
+    """A key with choices is a ``Literal`` of exactly the choices config resolution checks."""
+    import typing
+
+    from agents.planners.collocation import GaussNewtonSettings
+    from agents.planners.latco import LatCo
+    from agents.world_model import WorldModelSettings
+    from benchmark.config import CHOICES
+
+    seen = set()
+    for settings in (WorldModelSettings, GaussNewtonSettings, LatCo.Settings):
+        for name, hint in typing.get_type_hints(settings).items():
+            if typing.get_origin(hint) is typing.Literal:
+                assert typing.get_args(hint) == CHOICES[name], (settings.__name__, name)
+                seen.add(name)
+    assert seen == set(CHOICES) - {"eval_filter"}  # eval_filter is read by benchmark/evaluation.py
