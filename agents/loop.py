@@ -12,8 +12,10 @@ episode's step, and ``time/setup`` once per attempt, at its first step.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,35 @@ from agents.timing import METRIC_PREFIX, SETUP
 from envs.episodes import ReplaySampler, load_episodes, save_episode
 
 LogFn = Callable[[str, float, int], None]
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """The schedule the loop runs, from a resolved config: each field is the config key of the
+    same name (``schedule`` section, plus the replay's ``batch_length``, the task's
+    ``offline_dir`` and the run's ``seed``). Built once where a run's config enters
+    (benchmark/experiment.py) and passed to :func:`train_and_evaluate`."""
+
+    steps: int
+    prefill: int
+    train_every: int
+    train_steps: int
+    pretrain: int
+    eval_every: int
+    eval_episodes: int
+    checkpoint_every: int
+    video_every: int
+    fail_at_step: int
+    batch_length: int
+    offline_dir: str | None
+    seed: int
+    config_hash: str = ""  # the run's identity, stored with each checkpoint; "" outside the suite
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> LoopSettings:
+        """The fields read from a resolved config (``config_hash`` is set by the suite, if at all)."""
+        keys = {f.name for f in dataclasses.fields(cls)} - {"config_hash"}
+        return cls(**{key: config[key] for key in keys}, config_hash=config.get("config_hash", ""))
 
 
 class DeliberateFailure(RuntimeError):
@@ -77,7 +108,7 @@ def play_episode(env, agent: Agent, training: bool, on_step: Callable[[int], Non
 
 
 def train_and_evaluate(
-    config: Mapping[str, Any],
+    settings: LoopSettings,
     agent: Agent,
     train_env,
     eval_env,
@@ -109,8 +140,8 @@ def train_and_evaluate(
     started_at = time.time() if started_at is None else started_at
     clock = agent.clock
     episode_dir = Path(run_dir) / "episodes"
-    replay = ReplaySampler(load_episodes(config["offline_dir"]), config["batch_length"], config["seed"])
-    state = LoopState(next_checkpoint=config["checkpoint_every"])
+    replay = ReplaySampler(load_episodes(settings.offline_dir), settings.batch_length, settings.seed)
+    state = LoopState(next_checkpoint=settings.checkpoint_every)
     if resume is not None:
         folder, state = resume
         agent.restore(folder)
@@ -128,31 +159,31 @@ def train_and_evaluate(
 
     clock.take()  # the constructor's and the resume's time belongs to setup, measured from the start
     log_all(METRIC_PREFIX, {SETUP: time.time() - started_at}, state.step)
-    if resume is None and config["prefill"] <= 0 and replay.episodes:
+    if resume is None and settings.prefill <= 0 and replay.episodes:
         # The first training call (``pretrain`` updates) comes at step ``prefill``; with no
         # prefill and offline data that is before the first step, so the agent plans from
         # step 0 (the original README's fine-tune schedule, docs/protocol.md#offline-data).
         with clock.phase("update"):
-            metrics = agent.train(replay, config["pretrain"])
+            metrics = agent.train(replay, settings.pretrain)
         log_all("train/", metrics, 0)
         state.trained_once = True
 
     def after_decision(env_steps: int) -> None:
         state.step += env_steps
-        if 0 <= config["fail_at_step"] <= state.step:
+        if 0 <= settings.fail_at_step <= state.step:
             raise DeliberateFailure(
-                f"fail_at_step={config['fail_at_step']} reached at step {state.step} (requested by config)"
+                f"fail_at_step={settings.fail_at_step} reached at step {state.step} (requested by config)"
             )
-        due = state.step - state.last_train >= config["train_every"]
-        if state.step >= config["prefill"] and due and replay.episodes:
+        due = state.step - state.last_train >= settings.train_every
+        if state.step >= settings.prefill and due and replay.episodes:
             # As the original: the first call makes ``pretrain`` updates, later ones ``train_steps``.
-            updates = config["train_steps"] if state.trained_once else config["pretrain"]
+            updates = settings.train_steps if state.trained_once else settings.pretrain
             with clock.phase("update"):
                 metrics = agent.train(replay, updates)
             log_all("train/", metrics, state.step)
             state.trained_once, state.last_train = True, state.step
 
-    while state.step < config["steps"]:
+    while state.step < settings.steps:
         episode, summary = play_episode(train_env, agent, training=True, on_step=after_decision)
         with clock.phase("diagnostics"):
             # Before replay.add: the episode is still held out from every model update.
@@ -167,25 +198,25 @@ def train_and_evaluate(
         with clock.phase("diagnostics"):
             planner_stats = agent.diagnostics()
         log_all("plan/", planner_stats, state.step)
-        if artifact is not None and config["video_every"] > 0 and state.episodes % config["video_every"] == 0:
+        if artifact is not None and settings.video_every > 0 and state.episodes % settings.video_every == 0:
             with clock.phase("video"):
                 frames = agent.episode_video()
                 if frames is not None:
                     artifact(f"plan_episode{state.episodes:05d}_step{state.step}.gif", frames)
         if state.step >= state.next_eval:
             with clock.phase("eval", absorb=True):
-                last_summary.update(evaluate(config, agent, eval_env, state.step, log))
-            state.next_eval = state.step + config["eval_every"]
-        finished = state.step >= config["steps"]
-        checkpointed = finished or (config["checkpoint_every"] > 0 and state.step >= state.next_checkpoint)
+                last_summary.update(evaluate(settings.eval_episodes, agent, eval_env, state.step, log))
+            state.next_eval = state.step + settings.eval_every
+        finished = state.step >= settings.steps
+        checkpointed = finished or (settings.checkpoint_every > 0 and state.step >= state.next_checkpoint)
         if checkpointed:
             # The final checkpoint is what `run_suite.py eval` loads.
-            state.next_checkpoint = state.step + config["checkpoint_every"]
+            state.next_checkpoint = state.step + settings.checkpoint_every
             with clock.phase("checkpoint"):
                 if flush is not None:
                     with clock.phase("logging"):
                         flush()
-                save_checkpoint(run_dir, agent, state, config.get("config_hash", ""))
+                save_checkpoint(run_dir, agent, state, settings.config_hash)
         times = clock.take()
         log_all(METRIC_PREFIX, times, state.step)
         with clock.phase("logging"):
@@ -197,9 +228,9 @@ def train_and_evaluate(
     return last_summary
 
 
-def evaluate(config: Mapping[str, Any], agent: Agent, env, step: int, log: LogFn) -> dict[str, float]:
-    """Noise-free episodes; the mean of each summary value is logged as ``eval/<name>``."""
-    summaries = [play_episode(env, agent, training=False)[1] for _ in range(config["eval_episodes"])]
+def evaluate(episodes: int, agent: Agent, env, step: int, log: LogFn) -> dict[str, float]:
+    """``episodes`` noise-free episodes; the mean of each summary value is logged as ``eval/<name>``."""
+    summaries = [play_episode(env, agent, training=False)[1] for _ in range(episodes)]
     means = {}
     for name in summaries[0]:
         if name == "env_steps":

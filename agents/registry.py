@@ -14,13 +14,12 @@ free of TensorFlow so the registry checks every method file against it at load t
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmark.config import section_keys
-from benchmark.errors import ConfigError
+from agents.errors import AgentConfigError
 
 if TYPE_CHECKING:  # TensorFlow is imported only when an agent is built, not to check names
     from agents.base import Agent, CurveLogger
@@ -39,8 +38,10 @@ class AgentReads:
     sections: tuple[str, ...]
     keys: tuple[str, ...] = ()
 
-    def reads(self) -> frozenset[str]:
-        """Every config key the agent reads (or that describes it, as ``agent`` itself)."""
+    def reads(self, section_keys: Callable[[str], Iterable[str]]) -> frozenset[str]:
+        """Every config key the agent reads (or that describes it, as ``agent`` itself);
+        ``section_keys`` names a section's keys (``benchmark.config.section_keys``: the sections
+        are the suite's, so the table takes them as data rather than importing the suite)."""
         return frozenset(self.keys).union(*(section_keys(section) for section in self.sections))
 
     def describe(self) -> str:
@@ -82,7 +83,7 @@ def check_implemented(agent: str, method: str) -> None:
     """Fail before a suite starts if one of its methods has no agent in this checkout."""
     implemented = (*OWN_AGENTS, *planner_agents())
     if agent not in implemented:
-        raise ConfigError(
+        raise AgentConfigError(
             f"method '{method}' needs agent '{agent}', which this checkout does not implement "
             f"yet (implemented: {', '.join(implemented)}); select other methods with --methods"
         )

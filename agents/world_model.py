@@ -12,8 +12,10 @@ prediction. The averages are tracked on every update and saved with the model.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import keras
 import numpy as np
@@ -30,36 +32,63 @@ REWARD_EMA_RATE = 0.01  # weight of each batch in the reward statistics, as in t
 IMAGE_NLL_CONSTANT = 0.5 * np.log(2 * np.pi) * 64 * 64 * 3  # the unit-variance Gaussian's floor per image
 
 
-def reward_norm_enabled(config: Mapping[str, Any]) -> bool:
-    """Whether the reward head learns normalised rewards: ``auto`` is the original's choice,
-    on for dense MetaWorld only (its ``--dense_mw`` sets ``normalize_reward``)."""
-    choice = config["reward_norm"]
-    if choice == "auto":
-        return config["env_family"] == "metaworld" and not config["sparse_reward"]
-    return choice == "ema"
+@dataclass(frozen=True)
+class WorldModelSettings:
+    """What the world model and its filter read from a resolved config (``world_model``
+    section, plus the two task keys ``reward_norm: auto`` decides on); each field is the config
+    key of the same name. Built once where the agent is built and passed down."""
+
+    deter_size: int
+    stoch_size: int
+    hidden_size: int
+    num_units: int
+    cnn_depth: int
+    model_lr: float
+    grad_clip: float
+    free_nats: float
+    kl_scale: float
+    reward_norm: Literal["auto", "ema", "none"]
+    precision: Literal["float32", "mixed_bfloat16"]
+    filter_sample: bool
+    env_family: Literal["metaworld", "dmc", "pointmass"]
+    sparse_reward: bool
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> WorldModelSettings:
+        """The fields read from a resolved config, cast to their types (YAML writes 3 for 3.0)."""
+        return cls(**{f.name: float(config[f.name]) if f.type == "float" else config[f.name]
+                      for f in dataclasses.fields(cls)})
+
+    @property
+    def normalise_reward(self) -> bool:
+        """Whether the reward head learns normalised rewards: ``auto`` is the original's choice,
+        on for dense MetaWorld only (its ``--dense_mw`` sets ``normalize_reward``)."""
+        if self.reward_norm == "auto":
+            return self.env_family == "metaworld" and not self.sparse_reward
+        return self.reward_norm == "ema"
 
 
 class WorldModel(keras.Model):
-    def __init__(self, config: Mapping[str, Any], action_size: int, **kwargs):
+    def __init__(self, settings: WorldModelSettings, action_size: int, **kwargs):
         super().__init__(**kwargs)
         self.action_size = action_size
-        self.normalise_reward = reward_norm_enabled(config)
+        self.normalise_reward = settings.normalise_reward
         self.reward_mean = self.add_weight(shape=(), initializer="zeros", trainable=False, name="reward_mean")
         self.reward_std = self.add_weight(shape=(), initializer="ones", trainable=False, name="reward_std")
-        self.free_nats = float(config["free_nats"])
-        self.kl_scale = float(config["kl_scale"])
-        self.grad_clip = float(config["grad_clip"])
+        self.free_nats = settings.free_nats
+        self.kl_scale = settings.kl_scale
+        self.grad_clip = settings.grad_clip
         # ``precision`` only changes how products are computed: variables stay float32, so
         # checkpoints load under either precision (train in bfloat16, evaluate in float32).
-        with dtype_policy(config["precision"]):
-            self.encoder = ConvEncoder(config["cnn_depth"])
-            self.decoder = ConvDecoder(config["cnn_depth"])
-            self.rssm = RSSM(config["stoch_size"], config["deter_size"], config["hidden_size"])
-            self.reward_head = MLP(2, config["num_units"], 1)
-        self.optimizer_ = keras.optimizers.Adam(config["model_lr"])
-        self._build(config)
+        with dtype_policy(settings.precision):
+            self.encoder = ConvEncoder(settings.cnn_depth)
+            self.decoder = ConvDecoder(settings.cnn_depth)
+            self.rssm = RSSM(settings.stoch_size, settings.deter_size, settings.hidden_size)
+            self.reward_head = MLP(2, settings.num_units, 1)
+        self.optimizer_ = keras.optimizers.Adam(settings.model_lr)
+        self._build()
 
-    def _build(self, config: Mapping[str, Any]) -> None:
+    def _build(self) -> None:
         """Create every variable now, so checkpoints can be restored before training."""
         batch = {
             "image": tf.zeros([1, 2, 64, 64, 3], tf.uint8),
@@ -231,10 +260,6 @@ class Filter:
         self.single_frame = single_frame
         self._rng = np.random.default_rng([seed, FILTER_STREAM])
         self.reset()
-
-    @classmethod
-    def from_config(cls, model: WorldModel, config: Mapping[str, Any]) -> Filter:
-        return cls(model, sample=config["filter_sample"], seed=config["seed"])
 
     def reset(self) -> None:
         self._state = self._model.rssm.initial(1)

@@ -34,7 +34,7 @@ import tensorflow as tf
 from agents.base import Agent
 from agents.diagnostics import world_model_diagnostics
 from agents.timing import PhaseClock
-from agents.world_model import Filter, WorldModel
+from agents.world_model import Filter, WorldModel, WorldModelSettings
 from envs.episodes import ReplaySampler
 
 
@@ -54,8 +54,9 @@ class WorldModelAgent(Agent):
         # both (and Python's and NumPy's) so a run's seed fixes its weights and its samples.
         keras.utils.set_random_seed(config["seed"])
         self.clock = PhaseClock()
-        self.model = WorldModel(config, action_size)
-        self._filter = Filter.from_config(self.model, config)
+        settings = WorldModelSettings.from_config(config)
+        self.model = WorldModel(settings, action_size)
+        self._filter = Filter(self.model, sample=settings.filter_sample, seed=config["seed"])
         self._config = config
         self._action_size = action_size
         self._rng = np.random.default_rng(config["seed"])

@@ -40,13 +40,14 @@ def _timed(function, repeats: int) -> float:
 def time_latco(model, feature, repeats: int) -> None:
     """Milliseconds per Gauss-Newton iteration: the difference of 6- and 2-iteration plans."""
     from agents.planners.latco import LatCo
+    from benchmark.config import default_settings
 
     step_flops = _step_flops(model)
     d, m = model.feature_size + 4, model.feature_size + 4 + 1
     for horizon in (30, 50):
         for batch in (1, 4):
             few, many = 2, 6
-            short, long = (LatCo(LatCo.Settings.defaults(planning_horizon=horizon, optimization_steps=steps,
+            short, long = (LatCo(default_settings(LatCo.Settings, planning_horizon=horizon, optimization_steps=steps,
                                                          n_parallel_plans=batch)) for steps in (few, many))
             t_short = _timed(lambda p=short: p.plan(model, feature), repeats)
             t_long = _timed(lambda p=long: p.plan(model, feature), repeats)
@@ -65,11 +66,12 @@ def time_cem(model, feature, repeats: int) -> None:
     median of ``2 * repeats`` plans (one plan is seconds long, so a few noisy ones shift a
     difference of short medians by 10%)."""
     from agents.planners.cem import CEM
+    from benchmark.config import default_settings
 
     step_flops = _step_flops(model)
     for samples in (10_000, 1_000):
         few, many = 1, 4
-        short, long = (CEM(CEM.Settings.defaults(planning_horizon=30, optimization_steps=steps, cem_samples=samples,
+        short, long = (CEM(default_settings(CEM.Settings, planning_horizon=30, optimization_steps=steps, cem_samples=samples,
                                                  cem_elite_ratio=0.01)) for steps in (few, many))
         per_iteration = (_timed(lambda p=long: p.plan(model, feature), 2 * repeats)
                          - _timed(lambda p=short: p.plan(model, feature), 2 * repeats)) / (many - few)
@@ -90,13 +92,13 @@ def main() -> None:
 
     threads = os.cpu_count() or 1
     tf.config.threading.set_intra_op_parallelism_threads(threads)
-    from agents.world_model import RSSMLatentModel, WorldModel
+    from agents.world_model import RSSMLatentModel, WorldModel, WorldModelSettings
     from benchmark.registry import Registry
 
     paper = Registry.load().resolve_config("mw_reach", "latco", "paper")
     repeats = 2 if args.quick else 3
     for precision in args.precision:
-        model = RSSMLatentModel(WorldModel({**paper, "precision": precision}, 4))
+        model = RSSMLatentModel(WorldModel(WorldModelSettings.from_config({**paper, "precision": precision}), 4))
         feature = tf.random.normal([1, model.feature_size])
         print(f"precision {precision}, threads {threads}; feature {model.feature_size}, action 4; "
               f"one imagination step ~{_step_flops(model) / 1e6:.2f} MFLOP")

@@ -37,7 +37,7 @@ def main() -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    from agents.loop import train_and_evaluate
+    from agents.loop import LoopSettings, train_and_evaluate
     from agents.registry import build_agent
     from benchmark.registry import Registry
     from envs.isolated import IsolatedEnv
@@ -65,7 +65,7 @@ def main() -> None:
             marks["steady"] = now
         marks["last"] = now
 
-    train_and_evaluate(config, agent, train_env, eval_env, Path(tempfile.mkdtemp()), lambda *a: None,
+    train_and_evaluate(LoopSettings.from_config(config), agent, train_env, eval_env, Path(tempfile.mkdtemp()), lambda *a: None,
                        progress=progress)
     train_env.close()
     eval_env.close()

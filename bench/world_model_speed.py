@@ -79,9 +79,9 @@ def timed(function: Callable[[], Any], repeats: int) -> tuple[float, float]:
 
 
 def measure(name: str, config: dict[str, Any], repeats: int) -> None:
-    from agents.world_model import WorldModel
+    from agents.world_model import WorldModel, WorldModelSettings
 
-    model = WorldModel(config, ACTION_SIZE)
+    model = WorldModel(WorldModelSettings.from_config(config), ACTION_SIZE)
     batch = random_batch(config, np.random.default_rng(0))
     first, median = timed(lambda: model.train_batch(batch), repeats)
     flops = forward_flops(model, config["batch_size"], config["batch_length"])
@@ -99,9 +99,9 @@ def breakdown(config: dict[str, Any], repeats: int) -> None:
     import tensorflow as tf
 
     from agents.networks import preprocess
-    from agents.world_model import WorldModel
+    from agents.world_model import WorldModel, WorldModelSettings
 
-    model = WorldModel(config, ACTION_SIZE)
+    model = WorldModel(WorldModelSettings.from_config(config), ACTION_SIZE)
     batch = {k: tf.convert_to_tensor(v) for k, v in random_batch(config, np.random.default_rng(0)).items()}
     b, length = config["batch_size"], config["batch_length"]
     feature = tf.random.normal([b, length, model.feature_size])

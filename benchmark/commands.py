@@ -85,6 +85,7 @@ def _slurm_options(args: Namespace) -> SlurmOptions | None:
 def command_run(args: Namespace) -> int:
     from tqdm import tqdm
 
+    from agents.errors import AgentConfigError
     from agents.registry import check_implemented
     from benchmark.launch import run_local
     from benchmark.planning import TRAINING, plan_launch
@@ -94,7 +95,10 @@ def command_run(args: Namespace) -> int:
     if args.dry_run:
         return _print_dry_run(args, specs, options)
     for spec in specs:
-        check_implemented(spec.config["agent"], spec.method)
+        try:
+            check_implemented(spec.config["agent"], spec.method)
+        except AgentConfigError as error:
+            raise ConfigError(str(error)) from None
     target = resolve_target(args.mongo_url, args.results)
     if options is not None:
         from benchmark.slurm import check_database_reachable

@@ -42,17 +42,20 @@ Who may set what (checked when the registry loads; each error names the file tha
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from benchmark.errors import ConfigError
 from envs.families import FAMILIES
+
+SettingsT = TypeVar("SettingsT")  # a frozen settings dataclass with a from_config classmethod
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.yaml")
 
@@ -136,6 +139,15 @@ def load_defaults() -> dict[str, Any]:
     """
     _load_sections()
     return dict(_DEFAULTS)
+
+
+def default_settings(settings_type: type[SettingsT], **overrides: Any) -> SettingsT:
+    """``settings_type.from_config`` of ``defaults.yaml`` with ``overrides`` (named like config
+    keys): an agent's settings for tests and benchmarks, without a registry."""
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(settings_type)}
+    if unknown:
+        raise TypeError(f"{settings_type.__name__} has no setting {sorted(unknown)[0]!r}")
+    return settings_type.from_config({**load_defaults(), **overrides})
 
 
 def section_of(key: str) -> str:

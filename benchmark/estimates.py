@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.registry import AGENTS
-from benchmark.config import load_yaml_mapping
+from benchmark.config import load_yaml_mapping, section_keys
 from benchmark.database import MongoTarget
 from benchmark.records import finished_runs_like
 from benchmark.registry import RunSpec
@@ -49,7 +49,7 @@ def samples_per_iteration(agent: str) -> bool:
     """Whether the agent's optimisation iteration evaluates ``cem_samples`` trajectories, so its
     cost scales with them: derived from :data:`agents.registry.AGENTS` (the agent reads the key)
     rather than listed by hand, so a new sampling planner is scaled without editing a list."""
-    return "cem_samples" in AGENTS[agent].reads()
+    return "cem_samples" in AGENTS[agent].reads(section_keys)
 
 
 def plan_iteration_figure(agent: str, figures: dict[str, Any]) -> tuple[float, str]:

@@ -202,7 +202,7 @@ def execute_run(spec: RunSpec, target: MongoTarget, results_dir: Path) -> RunOut
 
 
 def _train(config: dict[str, Any], run, run_dir: Path, resume: tuple[Path, LoopState] | None) -> dict[str, float]:
-    from agents.loop import train_and_evaluate
+    from agents.loop import LoopSettings, train_and_evaluate
     from agents.registry import build_agent
     from agents.timing import METRIC_PREFIX as TIME_PREFIX
     from agents.timing import TEARDOWN
@@ -230,7 +230,7 @@ def _train(config: dict[str, Any], run, run_dir: Path, resume: tuple[Path, LoopS
         # Sacred sends metrics only at heartbeats (every 10 s); a checkpoint must not claim
         # steps whose metrics are still buffered, so it forces one (private, stable since 0.7).
         # time/setup counts from the record's start_time, so the time/* metrics add up to its wall time.
-        result = train_and_evaluate(config, agent, train_env, eval_env, run_dir, log, resume,
+        result = train_and_evaluate(LoopSettings.from_config(config), agent, train_env, eval_env, run_dir, log, resume,
                                     flush=run._emit_heartbeat, artifact=_artifact_writer(run, run_dir),
                                     progress=progress, started_at=run.start_time.replace(tzinfo=dt.UTC).timestamp())
     finally:

@@ -26,6 +26,7 @@ from benchmark.config import (
     load_defaults,
     load_yaml_mapping,
     resolve,
+    section_keys,
     section_of,
 )
 from benchmark.errors import ConfigError
@@ -303,7 +304,7 @@ def _check_agent_reads(source: str, layer: dict[str, Any], method_config: dict[s
     agent = method_config.get("agent", load_defaults()["agent"])
     if agent not in AGENTS:
         return
-    reads = AGENTS[agent].reads()
+    reads = AGENTS[agent].reads(section_keys)
     for key in layer:
         if key not in reads:
             raise ConfigError(

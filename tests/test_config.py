@@ -403,6 +403,7 @@ def test_command_line_pairs_are_parsed_as_yaml():
 
 
 def test_planner_agents_are_the_planner_modules_and_an_unknown_agent_fails_early():
+    from agents.errors import AgentConfigError
     from agents.registry import AGENTS, check_implemented, planner_agents
 
     assert "latco" in planner_agents() and not {"base", "collocation"} & set(planner_agents())
@@ -411,7 +412,7 @@ def test_planner_agents_are_the_planner_modules_and_an_unknown_agent_fails_early
     for kind in ("methods", "ablations"):
         for name in registry.names(kind):  # every registry method resolves to an implemented agent
             check_implemented(registry.resolve_config("mw_reach", name, "smoke")["agent"], name)
-    with pytest.raises(ConfigError, match="method 'mine' needs agent 'nope'.*implemented: random, dreamer"):
+    with pytest.raises(AgentConfigError, match="method 'mine' needs agent 'nope'.*implemented: random, dreamer"):
         check_implemented("nope", "mine")
 
 

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from agents.diagnostics import planned_vs_achieved, world_model_diagnostics
-from agents.world_model import WorldModel
+from agents.world_model import WorldModel, WorldModelSettings
 from benchmark.registry import Registry
 
 CONFIG = Registry.load().resolve_config("mw_reach", "latco", "smoke")
@@ -27,7 +27,7 @@ def _episode(length: int = 24, seed: int = 0) -> dict[str, np.ndarray]:
 
 def test_open_loop_error_is_larger_than_reconstruction_and_shrinks_with_training():
     tf.random.set_seed(0)
-    model = WorldModel({**CONFIG, "model_lr": 3e-3}, 4)
+    model = WorldModel(WorldModelSettings.from_config({**CONFIG, "model_lr": 3e-3}), 4)
     episode = _episode()
     before = world_model_diagnostics(model, episode, horizon=5)
     assert set(before) >= {"diag/recon_image_mse", "diag/openloop_image_mse", "diag/openloop_image_mse_last",
@@ -48,7 +48,7 @@ def test_open_loop_error_is_larger_than_reconstruction_and_shrinks_with_training
 
 
 def test_reward_accuracy_is_absent_for_dense_rewards():
-    model = WorldModel(CONFIG, 4)
+    model = WorldModel(WorldModelSettings.from_config(CONFIG), 4)
     episode = _episode()
     episode["reward"] = np.linspace(0, 3, len(episode["reward"])).astype(np.float32)
     metrics = world_model_diagnostics(model, episode, horizon=5)

@@ -20,7 +20,7 @@ from agents.planners.latco import LatCo
 from agents.planners.platco import PLatCo, particle_noise
 from agents.planners.shooting_gd import GradientShooting
 from agents.planners.shooting_gn import GaussNewtonShooting
-from agents.world_model import REWARD_EMA_RATE, Filter, RSSMLatentModel, WorldModel, reward_norm_enabled
+from agents.world_model import REWARD_EMA_RATE, Filter, RSSMLatentModel, WorldModel, WorldModelSettings
 from benchmark.evaluation import apply_eval_protocol
 from benchmark.registry import Registry
 
@@ -39,16 +39,16 @@ def _batch(rewards: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
 # --- 7.2 dense reward normalisation -----------------------------------------------------------
 
 def test_reward_norm_defaults_to_the_original_per_task_family():
-    assert reward_norm_enabled({**SMOKE, "sparse_reward": False})  # dense MetaWorld
-    assert not reward_norm_enabled(SMOKE)  # sparse MetaWorld
-    assert not reward_norm_enabled({**SMOKE, "env_family": "dmc", "sparse_reward": False})
-    assert reward_norm_enabled({**SMOKE, "reward_norm": "ema"})
-    assert not reward_norm_enabled({**SMOKE, "sparse_reward": False, "reward_norm": "none"})
+    assert WorldModelSettings.from_config({**SMOKE, "sparse_reward": False}).normalise_reward  # dense MetaWorld
+    assert not WorldModelSettings.from_config(SMOKE).normalise_reward  # sparse MetaWorld
+    assert not WorldModelSettings.from_config({**SMOKE, "env_family": "dmc", "sparse_reward": False}).normalise_reward
+    assert WorldModelSettings.from_config({**SMOKE, "reward_norm": "ema"}).normalise_reward
+    assert not WorldModelSettings.from_config({**SMOKE, "sparse_reward": False, "reward_norm": "none"}).normalise_reward
 
 
 def test_reward_head_learns_normalised_rewards_with_moving_statistics_that_survive_a_checkpoint(tmp_path):
     tf.random.set_seed(0)
-    model = WorldModel({**TINY, "sparse_reward": False}, 4)
+    model = WorldModel(WorldModelSettings.from_config({**TINY, "sparse_reward": False}), 4)
     assert model.normalise_reward
     assert float(model.reward_mean) == 0.0 and float(model.reward_std) == 1.0
     first = np.array([[2.0, 4.0, 6.0], [8.0, 4.0, 0.0]])  # mean 4, std 2.58
@@ -67,14 +67,14 @@ def test_reward_head_learns_normalised_rewards_with_moving_statistics_that_survi
     assert mean == pytest.approx(0.01 * 4 * 0.99 + 0.1) and std == pytest.approx(0.99 * (0.99 + 0.01 * first.std()))
 
     model.checkpoint().write(str(tmp_path / "model"))
-    restored = WorldModel({**TINY, "sparse_reward": False}, 4)
+    restored = WorldModel(WorldModelSettings.from_config({**TINY, "sparse_reward": False}), 4)
     restored.checkpoint().read(str(tmp_path / "model")).assert_existing_objects_matched()
     assert float(restored.reward_mean) == float(model.reward_mean)
     assert float(restored.reward_std) == float(model.reward_std)
 
 
 def test_without_normalisation_the_reward_head_learns_the_raw_reward():
-    model = WorldModel(TINY, 4)  # sparse MetaWorld: the original does not normalise
+    model = WorldModel(WorldModelSettings.from_config(TINY), 4)  # sparse MetaWorld: the original does not normalise
     model.train_batch(_batch(np.full((2, 3), 5.0)))
     assert float(model.reward_mean) == pytest.approx(0.05)  # tracked all the same
     rewards = tf.constant([[1.0, 0.0]])
@@ -95,7 +95,7 @@ def _filtered_features(model: WorldModel, sample: bool, seed: int) -> np.ndarray
 
 def test_filter_samples_the_posterior_and_feeds_samples_forward_unless_told_to_use_means():
     tf.random.set_seed(0)
-    model = WorldModel(TINY, 4)
+    model = WorldModel(WorldModelSettings.from_config(TINY), 4)
     stoch = model.rssm.stoch_size
     sampled, again, other = (_filtered_features(model, True, seed) for seed in (0, 0, 1))
     means, means_again = _filtered_features(model, False, 0), _filtered_features(model, False, 3)
@@ -107,8 +107,7 @@ def test_filter_samples_the_posterior_and_feeds_samples_forward_unless_told_to_u
     assert np.abs(sampled[0, :stoch] - means[0, :stoch]).max() > 0.05
     # The GRU state h after the first step was computed from the sampled z.
     assert not np.allclose(sampled[1, stoch:], means[1, stoch:], atol=1e-5)
-    agent_filter = Filter.from_config(model, {**TINY, "filter_sample": False})
-    assert not agent_filter._sample
+    assert not WorldModelSettings.from_config({**TINY, "filter_sample": False}).filter_sample
 
 
 # --- 7.4 executed action: noise before clipping -------------------------------------------------
@@ -295,7 +294,7 @@ def test_first_order_latco_with_the_ablation_settings_still_climbs_the_reward():
 
 def test_image_colloc_truncates_backpropagation_through_the_recurrent_state():
     tf.random.set_seed(0)
-    world = WorldModel(TINY, 2)
+    world = WorldModel(WorldModelSettings.from_config(TINY), 2)
     model = RSSMLatentModel(world)
     observed = tf.random.stateless_normal([1, 12], seed=[0, 1])
     images = tf.random.stateless_uniform([1, 3, 64, 64, 3], seed=[0, 2], minval=-0.5, maxval=0.5)

@@ -222,11 +222,11 @@ def test_settings_read_the_suite_config():
 
 def test_both_planners_run_on_a_tiny_rssm_through_its_protocol_extras():
     """RSSMLatentModel offers step_moments, encode and posterior; the planners use nothing else."""
-    from agents.world_model import RSSMLatentModel, WorldModel
+    from agents.world_model import RSSMLatentModel, WorldModel, WorldModelSettings
 
     config = load_defaults()
     config.update(deter_size=8, stoch_size=4, hidden_size=8, num_units=8, cnn_depth=2)
-    world = WorldModel(config, 2)
+    world = WorldModel(WorldModelSettings.from_config(config), 2)
     model = RSSMLatentModel(world)
     feature = tf.random.stateless_normal([3, 12], seed=[0, 1])
     action = tf.random.stateless_uniform([3, 2], seed=[0, 2], minval=-1.0, maxval=1.0)

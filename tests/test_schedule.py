@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agents.loop import play_episode, train_and_evaluate
+from agents.loop import LoopSettings, play_episode, train_and_evaluate
 from agents.random_agent import RandomAgent
 from benchmark.registry import Registry
 from envs.episodes import save_episode
@@ -57,7 +57,7 @@ def _schedule(env, offline_dir: Path, tmp_path: Path, prefill: int) -> list[tupl
                  "checkpoint_every": 0}
     config = Registry.load().resolve_config("pm_reach", "random", "smoke", cli_overrides=overrides)
     agent = RecordingAgent(2, 0)
-    train_and_evaluate(config, agent, env, env, tmp_path, lambda *_: None)
+    train_and_evaluate(LoopSettings.from_config(config), agent, env, env, tmp_path, lambda *_: None)
     return agent.calls
 
 

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 from conftest import ROOT, run_cli
 
-from agents.world_model import RSSMLatentModel, WorldModel
+from agents.world_model import RSSMLatentModel, WorldModel, WorldModelSettings
 from benchmark.registry import Registry
 
 CONFIG = Registry.load().resolve_config("mw_reach", "latco", "smoke")
@@ -34,7 +34,7 @@ IMAGE_NLL_FLOOR = 64 * 64 * 3 * 0.5 * np.log(2 * np.pi)
 
 def test_training_steps_lower_the_loss_on_a_fixed_batch():
     tf.random.set_seed(0)
-    model = WorldModel({**CONFIG, "model_lr": 3e-3}, 4)
+    model = WorldModel(WorldModelSettings.from_config({**CONFIG, "model_lr": 3e-3}), 4)
     batch = _batch()
     first = model.train_batch(batch)
     for _ in range(60):
@@ -45,7 +45,7 @@ def test_training_steps_lower_the_loss_on_a_fixed_batch():
 
 
 def test_kl_below_free_nats_costs_exactly_free_nats():
-    model = WorldModel({**CONFIG, "free_nats": 1000.0}, 4)
+    model = WorldModel(WorldModelSettings.from_config({**CONFIG, "free_nats": 1000.0}), 4)
     metrics, _ = model.losses_and_states({k: tf.constant(v) for k, v in _batch().items()})
     assert float(metrics["kl"]) < 1000.0
     kl_term = float(metrics["model_loss"] - metrics["image_nll"] - metrics["reward_nll"])
@@ -54,11 +54,11 @@ def test_kl_below_free_nats_costs_exactly_free_nats():
 
 def test_checkpoint_restores_identical_predictions(tmp_path):
     tf.random.set_seed(1)
-    trained = WorldModel(CONFIG, 4)
+    trained = WorldModel(WorldModelSettings.from_config(CONFIG), 4)
     for seed in range(3):
         trained.train_batch(_batch(seed))
     trained.checkpoint().write(str(tmp_path / "model"))
-    restored = WorldModel(CONFIG, 4)
+    restored = WorldModel(WorldModelSettings.from_config(CONFIG), 4)
     restored.checkpoint().read(str(tmp_path / "model")).assert_existing_objects_matched()
     feature = tf.random.normal([5, trained.feature_size])
     action = tf.random.uniform([5, 4], -1, 1)
@@ -74,7 +74,7 @@ def test_checkpoint_restores_identical_predictions(tmp_path):
 def test_bfloat16_precision_learns_and_its_checkpoint_loads_in_float32(tmp_path):
     """mixed_bfloat16 computes in 16 bits but keeps float32 variables: same loss, same checkpoint."""
     tf.random.set_seed(0)
-    mixed = WorldModel({**CONFIG, "model_lr": 3e-3, "precision": "mixed_bfloat16"}, 4)
+    mixed = WorldModel(WorldModelSettings.from_config({**CONFIG, "model_lr": 3e-3, "precision": "mixed_bfloat16"}), 4)
     assert mixed.encoder.convs[0].compute_dtype == "bfloat16" and mixed.rssm.cell.compute_dtype == "bfloat16"
     assert all(v.dtype == tf.float32 for v in mixed.trainable_variables)
     batch = _batch()
@@ -83,7 +83,7 @@ def test_bfloat16_precision_learns_and_its_checkpoint_loads_in_float32(tmp_path)
         last = mixed.train_batch(batch)
     assert first["model_loss"] - last["model_loss"] > 0.1 * (first["model_loss"] - IMAGE_NLL_FLOOR), (first, last)
     mixed.checkpoint().write(str(tmp_path / "model"))
-    exact = WorldModel(CONFIG, 4)
+    exact = WorldModel(WorldModelSettings.from_config(CONFIG), 4)
     exact.checkpoint().read(str(tmp_path / "model")).assert_existing_objects_matched()
     tensors = {k: tf.constant(v) for k, v in batch.items()}
     mixed_loss = float(mixed.losses_and_states(tensors)[0]["image_nll"])
@@ -100,7 +100,7 @@ def test_bfloat16_precision_learns_and_its_checkpoint_loads_in_float32(tmp_path)
 def test_fused_returns_equal_the_summed_rewards_of_a_rollout(precision):
     from agents.planners.base import rollout
 
-    model = RSSMLatentModel(WorldModel({**CONFIG, "precision": precision}, 4))
+    model = RSSMLatentModel(WorldModel(WorldModelSettings.from_config({**CONFIG, "precision": precision}), 4))
     feature = tf.random.normal([256, model.feature_size])
     actions = tf.random.uniform([256, 12, 4], -1, 1)
     _, rewards = rollout(model, feature, actions)
@@ -110,9 +110,9 @@ def test_fused_returns_equal_the_summed_rewards_of_a_rollout(precision):
 
 def test_bfloat16_returns_rank_action_sequences_as_float32_does():
     """What CEM needs from the faster precision: the same samples among the best."""
-    exact = WorldModel({**CONFIG, "num_units": 64, "deter_size": 64, "hidden_size": 64}, 4)
-    mixed = WorldModel({**CONFIG, "num_units": 64, "deter_size": 64, "hidden_size": 64,
-                        "precision": "mixed_bfloat16"}, 4)
+    exact = WorldModel(WorldModelSettings.from_config({**CONFIG, "num_units": 64, "deter_size": 64, "hidden_size": 64}), 4)
+    mixed = WorldModel(WorldModelSettings.from_config({**CONFIG, "num_units": 64, "deter_size": 64, "hidden_size": 64,
+                                                       "precision": "mixed_bfloat16"}), 4)
     mixed.set_weights(exact.get_weights())
     feature = tf.random.stateless_normal([2000, exact.feature_size], seed=[0, 1])
     actions = tf.random.stateless_uniform([2000, 30, 4], seed=[0, 2], minval=-1, maxval=1)
@@ -178,7 +178,7 @@ def test_offline_data_is_generated_once_and_pretrains_the_model(database, result
 
 
 def test_analytic_step_jacobian_equals_automatic_differentiation():
-    model = RSSMLatentModel(WorldModel(CONFIG, 4))
+    model = RSSMLatentModel(WorldModel(WorldModelSettings.from_config(CONFIG), 4))
     feature = tf.random.normal([3, model.feature_size])
     action = tf.random.uniform([3, 4], -1.5, 1.5)
     joint = tf.concat([feature, action], -1)
@@ -210,7 +210,7 @@ def test_every_planner_plans_on_a_bfloat16_world_model(method):
 
     config = {**Registry.load().resolve_config("mw_reach", method, "smoke"), "precision": "mixed_bfloat16",
               "planning_horizon": 4, "optimization_steps": 3, "cem_samples": 64, "n_particles": 4}
-    model = RSSMLatentModel(WorldModel(config, 4))
+    model = RSSMLatentModel(WorldModel(WorldModelSettings.from_config(config), 4))
     result = build_planner(config).plan(model, tf.random.normal([1, model.feature_size]))
     assert result.actions.shape == (4, 4) and result.actions.dtype == np.float32
     assert result.diagnostics["nonfinite_actions"] == 0 and np.isfinite(result.diagnostics["predicted_return"])

@@ -108,16 +108,6 @@ class PlannerSettings:
         """The fields read from a resolved config (extra keys are someone else's)."""
         return cls(**{f.name: config[f.name] for f in dataclasses.fields(cls)})
 
-    @classmethod
-    def defaults(cls: type[SettingsT], **overrides: Any) -> SettingsT:
-        """``benchmark/defaults.yaml`` with ``overrides``: settings for tests and benchmarks."""
-        from benchmark.config import load_defaults
-
-        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise TypeError(f"{cls.__name__} has no setting {sorted(unknown)[0]!r}")
-        return cls.from_config({**load_defaults(), **overrides})
-
 
 @dataclass(frozen=True)
 class ShootingSettings(PlannerSettings):

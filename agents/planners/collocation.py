@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import tensorflow as tf
@@ -47,7 +48,7 @@ class GaussNewtonSettings(CollocationSettings):
     """...and those of the Gauss-Newton ones (latco, platco), with multiplicative dual updates."""
 
     gn_damping: float
-    solver_dtype: str
+    solver_dtype: Literal["float64", "float32"]
     dyn_threshold: float
     act_threshold: float
 

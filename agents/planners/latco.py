@@ -23,6 +23,7 @@ violation (nu per action dimension), no normaliser and no pin residual. s_dyn an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import tensorflow as tf
 
@@ -54,7 +55,7 @@ SOLVERS = ("gauss_newton", "adam")
 
 @dataclass(frozen=True)
 class LatcoSettings(GaussNewtonSettings):
-    latco_solver: str  # gauss_newton (LatCo) | adam (the original's first-order collocation_gd)
+    latco_solver: Literal["gauss_newton", "adam"]  # gauss_newton (LatCo) | adam (the original's first-order collocation_gd)
     gd_lr: float  # adam only, as lam_lr and nu_lr
     lam_lr: float
     nu_lr: float
