@@ -91,6 +91,9 @@ def test_sigint_marks_the_run_interrupted(database, results_dir):
         [sys.executable, str(ROOT / "run_suite.py"), "--results", str(results_dir), "run", "--suite", "smoke",
          "--tasks", "pm_lottery", "--methods", "random", "steps=200000", "time_limit=200"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        # As a terminal's foreground job: a shell starts background jobs (a test session run with
+        # `&` or nohup) with SIGINT ignored, and Python then never raises KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     # Start-up (TensorFlow, environment processes) takes ~20 s on an idle machine and minutes
     # on a loaded one: the bound is generous so that the test measures the interrupt, not the load.
