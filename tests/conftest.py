@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -158,3 +159,22 @@ def no_process_left_behind(results_dir):
     if left:
         pytest.fail("the test left processes running (killed now): "
                     + "; ".join(f"pid {pid}: {command[:160]}" for (pid, _), command in left.items()))
+
+
+SMOKE_RUNS = ROOT / "docs" / "runs" / "smoke.jsonl.gz"  # the shipped smoke runs (docs/runs.md)
+
+
+def registry_with_smoke_claims(folder: Path):
+    """A copy of the project's registry in ``folder`` whose smoke suite declares a success claim
+    and a lottery claim, so that the shipped smoke runs exercise the claims report."""
+    from benchmark.registry import Registry
+
+    root = folder / "registry"
+    shutil.copytree(ROOT / "benchmark", root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    smoke = root / "suites" / "smoke.yaml"
+    smoke.write_text(smoke.read_text() + "claims:\n"
+                     "  - {name: Claim A, text: LatCo beats the shooting planners., method: latco,\n"
+                     "     against: [planet, shooting_gd], tasks: [mw_reach]}\n"
+                     "  - {name: Claim B, text: PLatCo is safer., method: platco, against: [latco],\n"
+                     "     tasks: [pm_lottery], score: safe_choice}\n")
+    return Registry.load(root)

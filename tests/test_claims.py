@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ROOT
+from conftest import SMOKE_RUNS, registry_with_smoke_claims
 
 from benchmark.claims import Claim, parse_claims
 from benchmark.errors import ConfigError
@@ -119,17 +118,10 @@ def test_the_claims_suite_declares_the_papers_four_claims_at_mini_with_five_seed
 
 def test_a_suite_with_claims_gets_the_claims_table_and_figure_from_real_runs(database, tmp_path):
     """The shipped smoke runs, reported with a registry whose smoke suite declares two claims."""
-    root = tmp_path / "registry"
-    shutil.copytree(ROOT / "benchmark", root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    smoke = root / "suites" / "smoke.yaml"
-    smoke.write_text(smoke.read_text() + "claims:\n"
-                     "  - {name: Claim A, text: LatCo beats the shooting planners., method: latco,\n"
-                     "     against: [planet, shooting_gd], tasks: [mw_reach]}\n"
-                     "  - {name: Claim B, text: PLatCo is safer., method: platco, against: [latco],\n"
-                     "     tasks: [pm_lottery], score: safe_choice}\n")
-    import_files([ROOT / "docs" / "runs" / "smoke.jsonl.gz"], database)
+    import_files([SMOKE_RUNS], database)
     out = tmp_path / "report"
-    summary = write_report(database, out, "smoke", ReportOptions(bootstrap_reps=100), Registry.load(root))
+    summary = write_report(database, out, "smoke", ReportOptions(bootstrap_reps=100),
+                           registry_with_smoke_claims(tmp_path))
     assert {"claims.md", "claims.tex", "claims.csv", "claims_success_vs_steps.png"} <= set(summary.files)
     rows = pd.read_csv(out / "claims.csv")
     assert list(zip(rows["claim"], rows["baseline"], strict=True)) == [

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-
-from conftest import ROOT
+from conftest import SMOKE_RUNS, registry_with_smoke_claims
 from matplotlib.figure import Figure
 
-from benchmark.registry import Registry
 from benchmark.runs_import import import_files
 from reports.contents import PARTS, Part
 from reports.generate import ReportOptions, write_report
 from reports.index import Block, FigureBlock, TableBlock
 from reports.section import Section
-
-SMOKE_RUNS = ROOT / "docs" / "runs" / "smoke.jsonl.gz"
-
-
-def _registry_with_claims(tmp_path) -> Registry:
-    """The project's registry, its smoke suite declaring a success claim and a lottery claim."""
-    root = tmp_path / "registry"
-    shutil.copytree(ROOT / "benchmark", root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    smoke = root / "suites" / "smoke.yaml"
-    smoke.write_text(smoke.read_text() + "claims:\n"
-                     "  - {name: Claim A, text: LatCo beats PlaNet., method: latco, against: [planet],\n"
-                     "     tasks: [mw_reach]}\n"
-                     "  - {name: Claim B, text: PLatCo is safer., method: platco, against: [latco],\n"
-                     "     tasks: [pm_lottery], score: safe_choice}\n")
-    return Registry.load(root)
 
 
 def _files_of(block: Block) -> list[str]:
@@ -47,7 +29,7 @@ def test_every_declared_part_shows_something_on_the_smoke_runs_and_writes_its_fi
         return Part(part.kind, build)
 
     out = tmp_path / "report"
-    summary = write_report(database, out, "smoke", ReportOptions(bootstrap_reps=50), _registry_with_claims(tmp_path),
+    summary = write_report(database, out, "smoke", ReportOptions(bootstrap_reps=50), registry_with_smoke_claims(tmp_path),
                            parts=[recorded(part) for part in PARTS])
     assert list(built) == [part.build.__name__ for part in PARTS]
     assert [name for name, blocks in built.items() if not blocks] == []
