@@ -139,6 +139,17 @@ CHOICES = ("safe", "risky", "none")
 CHOICE_EPISODES = 20  # the learning issue's protocol: choice rates of the last 20 episodes
 
 
+def run_choice_rates(metrics: pd.DataFrame, last: int = CHOICE_EPISODES) -> pd.DataFrame:
+    """Per run and ``train/choose_<choice>`` metric: the indicator's mean over the run's last
+    ``last`` training episodes (columns run_id, metric, rate)."""
+    wanted = [f"train/choose_{c}" for c in CHOICES]
+    points = metrics[metrics["metric"].isin(wanted)] if len(metrics) else metrics
+    if points.empty:
+        return pd.DataFrame(columns=["run_id", "metric", "rate"])
+    return points.groupby(["run_id", "metric"], sort=False).apply(
+        lambda g: final_value(g["step"], g["value"], last), include_groups=False).rename("rate").reset_index()
+
+
 def choice_rates(runs: pd.DataFrame, metrics: pd.DataFrame, last: int = CHOICE_EPISODES) -> pd.DataFrame:
     """Per task x method: mean and standard error across seeds of each run's choice rates.
 
@@ -146,12 +157,9 @@ def choice_rates(runs: pd.DataFrame, metrics: pd.DataFrame, last: int = CHOICE_E
     last ``last`` training episodes (the lottery logs one per episode).
     """
     columns = ["task", "method", "choice", "mean", "sem", "n"]
-    wanted = [f"train/choose_{c}" for c in CHOICES]
-    points = metrics[metrics["metric"].isin(wanted)] if len(metrics) else metrics
-    if points.empty:
+    per_run = run_choice_rates(metrics, last)
+    if per_run.empty:
         return pd.DataFrame(columns=columns)
-    per_run = points.groupby(["run_id", "metric"], sort=False).apply(
-        lambda g: final_value(g["step"], g["value"], last), include_groups=False).rename("rate").reset_index()
     per_run = per_run.merge(runs[["run_id", "task", "method"]], on="run_id")
     rows = []
     for (task, method, metric), group in per_run.groupby(["task", "method", "metric"], sort=False):

@@ -80,18 +80,16 @@ def run_scores(claim: Claim, finals: pd.DataFrame, runs: pd.DataFrame, metrics: 
                       & finals["method"].isin(methods)]
         return rows.rename(columns={"final": "score"})[["task", "method", "seed", "score"]]
     mine = runs[runs["task"].isin(claim.tasks) & runs["method"].isin(methods)]
-    points = metrics[metrics["run_id"].isin(mine["run_id"])]
+    rates = aggregate.run_choice_rates(metrics[metrics["run_id"].isin(mine["run_id"])])
+    rate = {(r.run_id, r.metric): r.rate for r in rates.itertuples()}
     out = []
     for run in mine.itertuples():
-        rate = {}
-        for choice in ("safe", "risky"):
-            series = points[(points["run_id"] == run.run_id) & (points["metric"] == f"train/choose_{choice}")]
-            rate[choice] = aggregate.final_value(series["step"], series["value"], aggregate.CHOICE_EPISODES)
-        reached = rate["safe"] + rate["risky"]
+        safe = rate.get((run.run_id, "train/choose_safe"), math.nan)
+        reached = safe + rate.get((run.run_id, "train/choose_risky"), math.nan)
         if math.isnan(reached):
             continue
         out.append({"task": run.task, "method": run.method, "seed": run.seed, "reached": reached,
-                    "score": rate["safe"] / reached if reached > 0 else math.nan})
+                    "score": safe / reached if reached > 0 else math.nan})
     return pd.DataFrame(out, columns=["task", "method", "seed", "score", "reached"])
 
 
