@@ -280,7 +280,7 @@ class DreamerAgent(WorldModelAgent):
             mean = mean + std * self._rng.standard_normal(mean.shape)
         action = np.tanh(mean)
         if training:  # Dreamer v1's additive exploration noise (expl_noise, 0.3)
-            action = action + self._rng.normal(0.0, self._config["expl_noise"], action.shape)
+            action = action + self._rng.normal(0.0, self.settings.expl_noise, action.shape)
         return action, feature.numpy()[0]
 
     @tf.function

@@ -13,7 +13,9 @@ held-out world-model diagnostics and checkpoints are the shared skeleton's
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,12 +28,26 @@ from agents.world_model import RSSMLatentModel
 from agents.world_model_agent import WorldModelAgent
 
 
+@dataclass(frozen=True)
+class MPCSettings:
+    """What model-predictive control reads from a resolved config (config keys of the same
+    name): actions executed per plan, and every how many plans the curves are logged."""
+
+    mpc_steps: int
+    curve_every: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> MPCSettings:
+        return cls(**{f.name: config[f.name] for f in dataclasses.fields(cls)})
+
+
 class ModelBasedAgent(WorldModelAgent):
     def __init__(self, config: Mapping[str, Any], action_size: int, planner: Planner,
                  curve_logger: CurveLogger | None = None):
         """``curve_logger``: where every ``curve_every``-th plan's per-iteration optimisation
         curves go (``opt/<name>`` against the iteration); None logs none (evaluation runs)."""
         super().__init__(config, action_size)
+        self.mpc = MPCSettings.from_config(config)
         self.latent: LatentModel = RSSMLatentModel(self.model)
         self.planner = planner
         self._queue: list[tuple[np.ndarray, np.ndarray]] = []  # (action, planned feature)
@@ -55,14 +71,14 @@ class ModelBasedAgent(WorldModelAgent):
         if not self._queue:
             with self.clock.phase("plan"):
                 result = self._plan(feature)
-                steps = self._config["mpc_steps"]
+                steps = self.mpc.mpc_steps
                 planned_features = self._planned_features(feature, result)
                 self._queue = list(zip(result.actions[:steps], planned_features[:steps], strict=False))
                 executed = tf.constant(planned_features[1: steps + 1], tf.float32)
                 self._planned_rewards[len(self._episode)] = self.model.reward_prediction(executed).numpy()
         action, planned = self._queue.pop(0)
         if training:
-            action = action + self._rng.normal(0.0, self._config["expl_noise"], action.shape)
+            action = action + self._rng.normal(0.0, self.settings.expl_noise, action.shape)
         return action, planned
 
     def _update(self, batch: Mapping[str, np.ndarray]) -> dict[str, float]:
@@ -85,7 +101,7 @@ class ModelBasedAgent(WorldModelAgent):
         result = self.planner.plan(self.latent, feature)
         for name, value in result.diagnostics.items():
             self._stats[name].append(value)
-        every = self._config["curve_every"]
+        every = self.mpc.curve_every
         if self.curve_logger is not None and every > 0 and self._plans % every == 0:
             for name, values in result.curves.items():
                 for iteration, value in enumerate(np.asarray(values, np.float64)):

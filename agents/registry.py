@@ -74,9 +74,12 @@ HELPER_MODULES = ("base", "collocation")  # shared code in the planners package,
 
 
 def planner_agents() -> tuple[str, ...]:
-    """The planner modules of this checkout, found without importing them (nor TensorFlow)."""
-    folder = Path(__file__).with_name("planners")
-    return tuple(sorted(p.stem for p in folder.glob("*.py") if p.stem not in (*HELPER_MODULES, "__init__")))
+    """The planner modules on the planners package's path (its folder, plus any a plug-in or
+    test adds to ``agents.planners.__path__``), found without importing them (nor TensorFlow)."""
+    import agents.planners as package  # its __init__ imports nothing
+
+    names = {path.stem for folder in package.__path__ for path in Path(folder).glob("*.py")}
+    return tuple(sorted(names - {*HELPER_MODULES, "__init__"}))
 
 
 def check_implemented(agent: str, method: str) -> None:

@@ -22,8 +22,10 @@ rest lives here, once, so the two cannot drift apart:
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,24 @@ from agents.diagnostics import world_model_diagnostics
 from agents.timing import PhaseClock
 from agents.world_model import Filter, WorldModel, WorldModelSettings
 from envs.episodes import ReplaySampler
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """What the skeleton reads from a resolved config beyond the world model's settings; each
+    field is the config key of the same name, except ``diagnostics_horizon``: the key the
+    agent class names as its ``HORIZON_KEY``."""
+
+    seed: int
+    batch_size: int
+    expl_noise: float
+    diagnostics_every: int
+    diagnostics_horizon: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], horizon_key: str) -> AgentSettings:
+        keys = {f.name for f in dataclasses.fields(cls)} - {"diagnostics_horizon"}
+        return cls(**{key: config[key] for key in keys}, diagnostics_horizon=int(config[horizon_key]))
 
 
 class WorldModelAgent(Agent):
@@ -52,14 +72,14 @@ class WorldModelAgent(Agent):
     def __init__(self, config: Mapping[str, Any], action_size: int):
         # Keras draws initial weights from its own global seed, TensorFlow ops from theirs: set
         # both (and Python's and NumPy's) so a run's seed fixes its weights and its samples.
-        keras.utils.set_random_seed(config["seed"])
+        self.settings = AgentSettings.from_config(config, self.HORIZON_KEY)
+        keras.utils.set_random_seed(self.settings.seed)
         self.clock = PhaseClock()
-        settings = WorldModelSettings.from_config(config)
-        self.model = WorldModel(settings, action_size)
-        self._filter = Filter(self.model, sample=settings.filter_sample, seed=config["seed"])
-        self._config = config
+        model_settings = WorldModelSettings.from_config(config)
+        self.model = WorldModel(model_settings, action_size)
+        self._filter = Filter(self.model, sample=model_settings.filter_sample, seed=self.settings.seed)
         self._action_size = action_size
-        self._rng = np.random.default_rng(config["seed"])
+        self._rng = np.random.default_rng(self.settings.seed)
         # (observed image, feature whose decoding the video shows beside it, or None)
         self._episode: list[tuple[np.ndarray, np.ndarray | None]] = []
         self._episodes_seen = 0
@@ -118,7 +138,7 @@ class WorldModelAgent(Agent):
         """``updates`` learning steps; returns each metric's mean over them."""
         totals: dict[str, float] = defaultdict(float)
         for _ in range(updates):
-            for name, value in self._update(replay.sample(self._config["batch_size"])).items():
+            for name, value in self._update(replay.sample(self.settings.batch_size)).items():
                 totals[name] += float(value)
         self.trained = True
         return {name: total / max(1, updates) for name, total in totals.items()}
@@ -134,10 +154,10 @@ class WorldModelAgent(Agent):
 
         The loop calls this before the episode enters replay, so no update has seen it.
         """
-        every = self._config["diagnostics_every"]
+        every = self.settings.diagnostics_every
         self._episodes_seen += 1
         if self.trained and every > 0 and self._episodes_seen % every == 0:
-            return world_model_diagnostics(self.model, episode, self._config[self.HORIZON_KEY])
+            return world_model_diagnostics(self.model, episode, self.settings.diagnostics_horizon)
         return {}
 
     def episode_video(self) -> np.ndarray | None:

@@ -300,26 +300,48 @@ def resolve(layers: list[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
 # Keys the config hash leaves out. A run's identity is its run key and config hash, and a
 # completed run is skipped by it, so a key must not enter the hash of runs it does not change:
 #
-# - HASH_NEUTRAL: keys declared after runs were recorded, each with the value every earlier
-#   run behaved as (its default in defaults.yaml). At that value the key is left out, so adding
-#   it keeps every recorded run's hash; any other value enters the hash as usual (a task's
-#   ``task_version: 2``, a method's or ablation's ``planner_version: 2``, makes its earlier
-#   records stale). Add a key here when adding it to
-#   defaults.yaml after runs exist; tests/test_config.py pins hashes recorded before.
+# - A key declared in defaults.yaml after hashes were first recorded (any key not in
+#   KEYS_HASHED_SINCE_THE_START) enters a run's hash only when the run sets it away from its
+#   default. Adding a key (a new planner's own setting, a task's ``task_version``, a method's
+#   ``planner_version``) therefore keeps every recorded run's hash, with no list to edit; a
+#   run that changes it (``task_version: 2``, the new planner's runs setting its key) gets a
+#   new hash, so its earlier records become stale. tests/test_config.py pins recorded hashes.
 # - EVALUATION_ONLY: keys read only by ``run_suite.py eval`` (benchmark/evaluation.py), never
 #   by training. They are always left out, so an evaluation finds the training run it
 #   evaluates whatever they say; the evaluation's own record keeps them in its config.
-HASH_NEUTRAL: dict[str, Any] = {"task_version": 1, "planner_version": 1}
+#
+# The keys every run has hashed with whatever value since hashes were first recorded; frozen:
+# never add to it (that would change every recorded hash).
+KEYS_HASHED_SINCE_THE_START = frozenset({
+    "act_loss_scale", "act_threshold", "action_repeat", "actor_lr", "agent", "batch_length", "batch_size",
+    "cem_elite_ratio", "cem_samples", "checkpoint_every", "cnn_depth", "curve_every", "deter_size",
+    "diagnostics_every", "disc_lambda", "discount", "dyn_loss_scale", "dyn_threshold", "env_family", "env_name",
+    "eval_episodes", "eval_every", "exact_jacobian", "expl_noise", "fail_at_step", "filter_sample", "free_nats",
+    "gd_lr", "gn_damping", "grad_clip", "hidden_size", "imag_horizon", "image_size", "init_lam", "init_nu",
+    "init_std", "kl_scale", "lam_lr", "latco_solver", "lm_update_every", "log_every", "model_lr", "mpc_steps",
+    "mppi_gamma", "n_parallel_plans", "n_particles", "nu_lr", "num_units", "offline_dir", "offline_episodes",
+    "optimization_steps", "planning_horizon", "precision", "prefill", "pretrain", "reward_norm", "score_metric",
+    "solver_dtype", "sparse_reward", "steps", "stoch_size", "tf_threads", "time_limit", "train_every",
+    "train_steps", "value_lr", "video_every",
+})
 EVALUATION_ONLY = frozenset({"eval_filter"})
+
+
+def hashed_items(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a resolved config its hash covers (the rules above)."""
+    _load_sections()
+    defaults = _DEFAULTS  # not load_defaults()'s copy: the paper grid hashes hundreds of configs
+    return {key: value for key, value in config.items()
+            if key not in EVALUATION_ONLY
+            and (key in KEYS_HASHED_SINCE_THE_START or key not in defaults or value != defaults[key])}
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
     """Stable short hash of a resolved config: equal configs, equal hashes, across machines.
 
-    Keys in :data:`HASH_NEUTRAL` at their neutral value and :data:`EVALUATION_ONLY` keys are
-    left out (see there why).
+    Keys declared after the first records, at their default, and evaluation-only keys are left
+    out (see :func:`hashed_items`).
     """
-    hashed = {key: value for key, value in config.items()
-              if key not in EVALUATION_ONLY and not (key in HASH_NEUTRAL and value == HASH_NEUTRAL[key])}
+    hashed = hashed_items(config)
     canonical = json.dumps(hashed, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]

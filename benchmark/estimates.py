@@ -2,14 +2,17 @@
 
 Each run's wall time comes from the step rate of earlier completed runs of the same task,
 method and profile (their steps over their stop minus start time): those in the database when
-there are any, else those shipped with the repository (``docs/runs/*.jsonl.gz``, docs/runs.md),
-else per-operation benchmark figures (``benchmark/speed_figures.yaml``, taken from the README's
+there are any, else those shipped with the repository (``docs/runs/*.jsonl.gz``, docs/runs.md);
+without any, the same from runs of another method with the same agent (an ablation runs at
+about its planner's speed); else per-operation benchmark figures (``benchmark/speed_figures.yaml``, taken from the README's
 benchmark table), which know paper sizes best and scale to small ones roughly. Each estimate
 says which source it used.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,7 @@ PAPER_HORIZON = 30
 class Estimate:
     key: str
     seconds: float
-    source: str  # "database (N runs)", "shipped (N runs)", "figures" or "figures (<what was borrowed>)"
+    source: str  # "database (N runs)", "shipped (N runs[ of <agent>])", "figures" or "figures (<what was borrowed>)"
 
 
 def step_rate_from_records(records: list[dict[str, Any]]) -> float | None:
@@ -97,43 +100,53 @@ def figures_source(config: dict[str, Any], figures: dict[str, Any]) -> str:
     return f"figures ({note})" if note else "figures"
 
 
-def shipped_records(folder: Path = SHIPPED_RUNS) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
-    """Completed training records of the runs files in ``folder``, by (task, method, profile).
+def shipped_records(folder: Path = SHIPPED_RUNS) -> list[dict[str, Any]]:
+    """Completed training records of the runs files in ``folder``.
 
     A damaged file is skipped here (an estimate is no place to fail); ``import`` says what is wrong.
     """
     from benchmark.errors import SuiteError
     from benchmark.runs_file import open_runs_file
 
-    found: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    found: list[dict[str, Any]] = []
     for path in sorted(folder.glob("*.jsonl.gz")):
         try:
             _, entries = open_runs_file(path)
-            for entry in entries:
-                record = entry["record"]
-                config = record["config"]
-                if record["status"] == "COMPLETED" and "evaluation_of" not in config:
-                    found.setdefault((config["task"], config["method"], config["profile"]), []).append(record)
+            found.extend(entry["record"] for entry in entries if entry["record"]["status"] == "COMPLETED"
+                         and "evaluation_of" not in entry["record"]["config"])
         except SuiteError:
             continue
     return found
+
+
+def measured_step_rate(spec: RunSpec, target: MongoTarget | None,
+                       shipped: Callable[[], list[dict[str, Any]]]) -> tuple[float | None, str]:
+    """Steps per second of the closest earlier runs, and what they were: this method's (in the
+    database, else shipped), else another method's with the same agent; (None, "") without any."""
+    agent = spec.config["agent"]
+    for field, value, note in (("method", spec.method, ""), ("agent", agent, f" of {agent}")):
+        records, source = (finished_runs_like(target, spec.task, spec.profile, **{field: value})
+                           if target is not None else []), "database"
+        if not records:
+            source = "shipped"
+            records = [r for r in shipped() if r["config"]["task"] == spec.task
+                       and r["config"]["profile"] == spec.profile and r["config"].get(field) == value]
+        if records:
+            count = len(records)
+            return step_rate_from_records(records), f"{source} ({count} run{'s' if count > 1 else ''}{note})"
+    return None, ""
 
 
 def estimate_runs(specs: list[RunSpec], target: MongoTarget | None) -> list[Estimate]:
     """One estimate per spec; ``target`` None (no database reachable) uses shipped runs and figures."""
     figures = load_yaml_mapping(FIGURES_PATH)
     rates: dict[tuple[str, str, str], tuple[float | None, str]] = {}
-    shipped: dict[tuple[str, str, str], list[dict[str, Any]]] | None = None
+    shipped = functools.cache(shipped_records)  # read the files once, and only if needed
     estimates = []
     for spec in specs:
         group = (spec.task, spec.method, spec.profile)
         if group not in rates:
-            records, source = (finished_runs_like(target, *group) if target is not None else []), "database"
-            if not records:
-                shipped = shipped_records() if shipped is None else shipped
-                records, source = shipped.get(group, []), "shipped"
-            count = len(records)
-            rates[group] = (step_rate_from_records(records), f"{source} ({count} run{'s' if count > 1 else ''})")
+            rates[group] = measured_step_rate(spec, target, shipped)
         rate, source = rates[group]
         if rate:
             estimates.append(Estimate(spec.key, spec.config["steps"] / rate, source))

@@ -8,8 +8,10 @@ decisions per episode.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import gymnasium as gym
 
@@ -18,9 +20,28 @@ from envs.rendering import choose_gl_backend
 from envs.wrappers import ActionRepeat, SparseReward
 
 
-def make_base(config: Mapping[str, Any], seed: int) -> gym.Env:
+@dataclass(frozen=True)
+class EnvSettings:
+    """What the environment reads from a resolved config (the ``task`` section's environment
+    keys and the run's ``seed``); each field is the config key of the same name. Built in the
+    process that owns the run and sent to the environment's own process (envs/isolated.py)."""
+
+    env_family: Literal["metaworld", "dmc", "pointmass"]
+    env_name: str
+    image_size: int
+    action_repeat: int
+    time_limit: int
+    sparse_reward: bool
+    seed: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> EnvSettings:
+        return cls(**{f.name: config[f.name] for f in dataclasses.fields(cls)})
+
+
+def make_base(settings: EnvSettings, seed: int) -> gym.Env:
     """The unwrapped environment of a task (no repeat, no limit, raw reward)."""
-    family, name, size = config["env_family"], config["env_name"], config["image_size"]
+    family, name, size = settings.env_family, settings.env_name, settings.image_size
     if family not in FAMILIES:
         raise ValueError(f"unknown env_family '{family}'; use one of: {', '.join(FAMILIES)}")
     choose_gl_backend()
@@ -45,13 +66,14 @@ def make_base(config: Mapping[str, Any], seed: int) -> gym.Env:
     raise NotImplementedError(f"env_family '{family}' is in envs/families.py but make_base builds none; add it here")
 
 
-def make(config: Mapping[str, Any], seed: int | None = None) -> gym.Env:
-    """The environment a run interacts with, from the run's resolved config."""
-    seed = config["seed"] if seed is None else seed
-    env = make_base(config, seed)
+def make(config: EnvSettings | Mapping[str, Any], seed: int | None = None) -> gym.Env:
+    """The environment a run interacts with, from its settings or the run's resolved config;
+    ``seed`` defaults to the run's."""
+    settings = config if isinstance(config, EnvSettings) else EnvSettings.from_config(config)
+    env = make_base(settings, settings.seed if seed is None else seed)
     env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
-    env = ActionRepeat(env, config["action_repeat"])
-    if config["env_family"] == "metaworld" and config["sparse_reward"]:
+    env = ActionRepeat(env, settings.action_repeat)
+    if settings.env_family == "metaworld" and settings.sparse_reward:
         env = SparseReward(env)
-    decisions = max(1, config["time_limit"] // config["action_repeat"])
+    decisions = max(1, settings.time_limit // settings.action_repeat)
     return gym.wrappers.TimeLimit(env, max_episode_steps=decisions)

@@ -18,8 +18,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from envs.factory import EnvSettings
 
-def _serve(connection, config: dict, seed: int | None) -> None:
+
+def _serve(connection, settings: EnvSettings, seed: int | None) -> None:
     """Child process: build the environment, then answer (method, argument) requests.
 
     Ctrl-C reaches the whole process group; the child ignores it so that the parent run can
@@ -32,7 +34,7 @@ def _serve(connection, config: dict, seed: int | None) -> None:
     from envs.factory import make
 
     die_with_parent()
-    env = make(config, seed)
+    env = make(settings, seed)
     connection.send((env.observation_space, env.action_space))
     while True:
         try:
@@ -51,12 +53,14 @@ def _serve(connection, config: dict, seed: int | None) -> None:
 
 
 class IsolatedEnv(gym.Env):
-    """Same interface and behaviour as ``envs.make(config, seed)``, run in a spawned process."""
+    """Same interface and behaviour as ``envs.make(config, seed)``, run in a spawned process
+    (``config``: a resolved config, read here into :class:`EnvSettings`, or the settings)."""
 
-    def __init__(self, config: Mapping[str, Any], seed: int | None = None):
+    def __init__(self, config: EnvSettings | Mapping[str, Any], seed: int | None = None):
+        settings = config if isinstance(config, EnvSettings) else EnvSettings.from_config(config)
         context = multiprocessing.get_context("spawn")
         self._connection, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child, dict(config), seed), daemon=True)
+        self._process = context.Process(target=_serve, args=(child, settings, seed), daemon=True)
         self._process.start()
         child.close()
         self.observation_space, self.action_space = self._connection.recv()

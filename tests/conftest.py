@@ -136,6 +136,17 @@ def _session_database_pid(results_dir: Path) -> int | None:
         return None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def multiprocessing_resource_tracker() -> None:
+    """Python's multiprocessing starts one resource-tracker process per interpreter, the first
+    time a test's run creates a semaphore in this process, and it ends with the interpreter.
+    Started here, before any test, it belongs to the session rather than to whichever test
+    happens to be first, which :func:`no_process_left_behind` would otherwise blame."""
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+
+
 @pytest.fixture(autouse=True)
 def no_process_left_behind(results_dir):
     """Fail the test if a process it started (Omniboard, a worker, an environment, a database

@@ -7,6 +7,8 @@ any later one) cannot change what a run does. Tiny networks keep each run to a f
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from test_dreamer import synthetic_episode as dreamer_episode
@@ -100,7 +102,7 @@ def test_held_out_diagnostics_follow_diagnostics_every_and_plans_alone_add_plann
     planned = {"plan/executed_predicted_return", "plan/executed_achieved_return"}
     if method == "dreamer":
         assert not planned & set(metrics)  # no plans, nothing to compare
-    agent._config = {**agent._config, "diagnostics_every": 2}
+    agent.settings = dataclasses.replace(agent.settings, diagnostics_every=2)
     assert not any(name.startswith("diag/") for name in agent.episode_diagnostics(episode))  # 3rd of every 2nd
     assert "diag/recon_image_mse" in agent.episode_diagnostics(episode)
 

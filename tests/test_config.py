@@ -11,7 +11,7 @@ import pytest
 from benchmark.config import (
     ENV_FAMILIES,
     EVALUATION_ONLY,
-    HASH_NEUTRAL,
+    KEYS_HASHED_SINCE_THE_START,
     check_overrides,
     config_hash,
     load_defaults,
@@ -138,14 +138,14 @@ def test_a_mistyped_family_or_env_family_fails_at_load_naming_the_allowed_ones(t
 
 def test_every_task_belongs_to_a_family_of_the_one_family_table():
     """envs/families.py is the table config checks, the env factory and reports read."""
-    from envs.factory import make_base
+    from envs.factory import EnvSettings, make_base
 
     assert ENV_FAMILIES == tuple(FAMILIES)
     for name, task in Registry.load().entries["tasks"].items():
         family = task["config"]["env_family"]
         assert family in FAMILIES and name.startswith(FAMILIES[family].task_prefix + "_"), name
     with pytest.raises(ValueError, match="unknown env_family 'atari'; use one of: metaworld, dmc, pointmass"):
-        make_base({"env_family": "atari", "env_name": "pong", "image_size": 64}, seed=0)
+        make_base(EnvSettings("atari", "pong", 64, 1, 150, False, 0), seed=0)
 
 
 def test_a_task_may_not_set_a_key_of_a_method_section(tmp_path: Path):
@@ -367,12 +367,27 @@ def test_runs_at_every_profile_keep_their_config_hash(registry: Registry, suite,
     assert spec.config_hash == PROFILE_HASHES[suite, task, method, profile]
 
 
-def test_hash_neutral_keys_enter_the_hash_only_away_from_their_default(registry: Registry):
-    defaults = load_defaults()
-    assert all(defaults[key] == neutral for key, neutral in HASH_NEUTRAL.items())
+def test_keys_declared_later_enter_the_hash_only_away_from_their_default(registry: Registry, tmp_path, monkeypatch):
+    import benchmark.config as config_module
+
+    assert {"task_version", "planner_version"} <= set(load_defaults()) - KEYS_HASHED_SINCE_THE_START
     recorded = RECORDED_HASHES["paper", "mw_reach", "latco"]
+    assert _seed0_hash(registry, "paper", "mw_reach", "latco", task_version=1) == recorded
     assert _seed0_hash(registry, "paper", "mw_reach", "latco", task_version=3) != recorded
     assert _seed0_hash(registry, "paper", "mw_reach", "latco", planner_version=2) != recorded
+
+    # A new planner's own key added to defaults.yaml keeps every recorded run's hash.
+    extended = tmp_path / "defaults.yaml"
+    extended.write_text(config_module.DEFAULTS_PATH.read_text() + "new_planner:\n  new_planner_samples: 64\n")
+    monkeypatch.setattr(config_module, "DEFAULTS_PATH", extended)
+    monkeypatch.setattr(config_module, "_DEFAULTS", {})
+    monkeypatch.setattr(config_module, "_SECTIONS", {})
+    reloaded = Registry.load()
+    for (suite, task, method), expected in RECORDED_HASHES.items():
+        assert _seed0_hash(reloaded, suite, task, method) == expected, (suite, task, method)
+    [spec] = reloaded.expand("paper", tasks=["mw_reach"], methods=["latco"], seeds=[0])
+    assert spec.config["new_planner_samples"] == 64
+    assert config_hash({**spec.config, "new_planner_samples": 128}) != recorded
 
 
 def test_evaluation_only_keys_never_change_the_hash_of_the_run_evaluated(registry: Registry):

@@ -36,9 +36,10 @@ def test_the_typed_settings_choices_are_the_config_choices():
     from agents.planners.latco import LatCo
     from agents.world_model import WorldModelSettings
     from benchmark.config import CHOICES
+    from envs.factory import EnvSettings
 
     seen = set()
-    for settings in (WorldModelSettings, GaussNewtonSettings, LatCo.Settings):
+    for settings in (WorldModelSettings, GaussNewtonSettings, LatCo.Settings, EnvSettings):
         for name, hint in typing.get_type_hints(settings).items():
             if typing.get_origin(hint) is typing.Literal:
                 assert typing.get_args(hint) == CHOICES[name], (settings.__name__, name)

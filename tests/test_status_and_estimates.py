@@ -39,3 +39,9 @@ def test_without_earlier_runs_in_the_database_the_shipped_runs_give_the_estimate
     [row] = [line for line in dry.stdout.splitlines() if "learn_demo/pm_reach/latco/seed0/mini" in line]
     assert "shipped (2 runs)" in row
     assert "4 from the step rates of runs shipped in docs/runs/" in dry.stdout
+    # An ablation nobody has run yet is estimated from its planner's runs on the same task and profile.
+    ablation = run_cli("run", "--suite", "learn_demo", "--methods", "latco_no_relax", "--seeds", "0", "--dry-run",
+                       results=tmp_path / "fresh")
+    assert ablation.returncode == 0, ablation.stderr
+    [row] = [line for line in ablation.stdout.splitlines() if "learn_demo/pm_reach/latco_no_relax/seed0/mini" in line]
+    assert "shipped (2 runs of latco)" in row
