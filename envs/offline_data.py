@@ -45,13 +45,15 @@ def generate_offline_episodes(
 ) -> dict[str, int]:
     """Roll out ``episodes`` noisy expert episodes of a MetaWorld task into ``out``."""
     from agents.loop import play_episode
+    from envs.factory import EnvSettings
 
-    if config["env_family"] != "metaworld":
-        raise ValueError(f"offline data needs a MetaWorld task, got env_family={config['env_family']}")
-    env = envs.make(config)
-    expert = NoisyExpert(config["env_name"], noise, config["seed"])
+    settings = EnvSettings.from_config(config)
+    if settings.env_family != "metaworld":
+        raise ValueError(f"offline data needs a MetaWorld task, got env_family={settings.env_family}")
+    env = envs.make(settings)
+    expert = NoisyExpert(settings.env_name, noise, settings.seed)
     successes = 0
-    for index in tqdm(range(episodes), desc=f"offline {config['env_name']}", unit="episode"):
+    for index in tqdm(range(episodes), desc=f"offline {settings.env_name}", unit="episode"):
         episode, summary = play_episode(env, expert, training=True)
         save_episode(out, episode, index)
         successes += int(summary["success"])

@@ -22,9 +22,15 @@ def claims_table(section: Section) -> list[Block]:
     if not section.claims:
         return []
     options = section.context.options
-    rows = claims.claim_rows(section.claims, section.finals, section.scored, section.metrics,
-                             options.bootstrap_reps, options.seed)
-    table = tables.claims_table(rows, section.context.catalogue)
+    # A verdict counts finished runs only: an unfinished run's last episodes are not its final ones.
+    completed = section.scored[section.scored["status"] == "COMPLETED"]
+    rows = claims.claim_rows(section.claims, section.finals[section.finals["status"] == "COMPLETED"], completed,
+                             section.metrics, options.bootstrap_reps, options.seed)
+    cells = {(task, method) for claim in section.claims for task in claim.tasks
+             for method in (claim.method, *claim.against)}
+    unfinished = sum((run.task, run.method) in cells and run.status != "COMPLETED"
+                     for run in section.scored.itertuples())
+    table = tables.claims_table(rows, section.context.catalogue, unfinished)
     section.stage.write_text(f"{section.prefix}claims.csv", rows.to_csv(index=False))
     return [Heading(table.title, 3), section.write_table(table)]
 

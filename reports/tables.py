@@ -222,9 +222,10 @@ def choice_table(rates: pd.DataFrame, tasks: Sequence[str], methods: Sequence[st
                  rows, notes)
 
 
-def claims_table(rows: pd.DataFrame, catalogue: Catalogue | None = None) -> Table:
+def claims_table(rows: pd.DataFrame, catalogue: Catalogue | None = None, unfinished: int = 0) -> Table:
     """Claims x tasks x baselines: both scores, the difference with its interval, P(improvement)
-    and the verdict (reports/claims.py)."""
+    and the verdict (reports/claims.py), from completed runs; ``unfinished`` runs of the claims'
+    cells (running or interrupted) were left out, and the notes say how many."""
     def percent(value: float) -> str:
         return MISSING if math.isnan(value) else f"{100 * value:.0f}%"
 
@@ -265,6 +266,9 @@ def claims_table(rows: pd.DataFrame, catalogue: Catalogue | None = None) -> Tabl
     if undefined:
         notes.append(f"{undefined} lottery runs reached no goal in their last 20 episodes: their safe share is "
                      "undefined and they are left out of the scores (their goal-reaching rate is not).")
+    if unfinished:
+        notes.append(f"Completed runs only: {unfinished} unfinished run{'s' if unfinished > 1 else ''} of these "
+                     "cells (running or interrupted) count once they complete.")
     return Table("claims", "The paper's claims: verdicts", header, table_rows, notes)
 
 

@@ -129,3 +129,13 @@ def test_a_suite_with_claims_gets_the_claims_table_and_figure_from_real_runs(dat
     # One seed per cell at smoke size: no interval, so no verdict can be reached.
     assert set(rows["verdict"]) == {"inconclusive"} and rows["low"].isna().all()
     assert "The paper's claims: verdicts" in (out / "index.md").read_text()
+
+    # A verdict counts completed runs only: an unfinished LatCo run leaves its cells, and says so.
+    database.database().runs.update_one({"config.task": "mw_reach", "config.method": "latco"},
+                                        {"$set": {"status": "INTERRUPTED"}})
+    write_report(database, tmp_path / "unfinished", "smoke", ReportOptions(bootstrap_reps=100),
+                 registry_with_smoke_claims(tmp_path / "again"))
+    rows = pd.read_csv(tmp_path / "unfinished" / "claims.csv")
+    assert list(rows.loc[rows["claim"] == "Claim A", "method_seeds"]) == [0, 0]
+    assert list(rows.loc[rows["claim"] == "Claim B", "baseline_seeds"]) == [1]
+    assert "Completed runs only: 1 unfinished run of these cells" in (tmp_path / "unfinished" / "claims.md").read_text()
