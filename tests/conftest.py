@@ -175,13 +175,20 @@ def no_process_left_behind(results_dir):
 SMOKE_RUNS = ROOT / "docs" / "runs" / "smoke.jsonl.gz"  # the shipped smoke runs (docs/runs.md)
 
 
+def copy_registry(folder: Path) -> Path:
+    """A copy of the project's registry files (YAML, no code) at ``folder / "benchmark"``, for a
+    test to edit and load with ``Registry.load(root)``."""
+    root = folder / "benchmark"
+    shutil.copytree(ROOT / "benchmark", root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return root
+
+
 def registry_with_smoke_claims(folder: Path):
     """A copy of the project's registry in ``folder`` whose smoke suite declares a success claim
     and a lottery claim, so that the shipped smoke runs exercise the claims report."""
     from benchmark.registry import Registry
 
-    root = folder / "registry"
-    shutil.copytree(ROOT / "benchmark", root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    root = copy_registry(folder)
     smoke = root / "suites" / "smoke.yaml"
     smoke.write_text(smoke.read_text() + "claims:\n"
                      "  - {name: Claim A, text: LatCo beats the shooting planners., method: latco,\n"

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import copy_registry
 
 import agents.planners
 import benchmark.config as config_module
@@ -90,8 +89,7 @@ def added_planner(tmp_path: Path, monkeypatch) -> Registry:
     monkeypatch.setattr(agents.planners, "__path__", [*agents.planners.__path__, str(modules)])
     monkeypatch.setitem(agent_table.AGENTS, "random_shooting",  # 2. its row: the keys beyond the planning section
                         AgentReads("planner", PLANNER_SECTIONS, ("rs_samples",)))
-    root = tmp_path / "benchmark"
-    shutil.copytree(ROOT / "benchmark", root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    root = copy_registry(tmp_path)
     defaults = root / "defaults.yaml"  # 3. its own key, in a section of its own
     defaults.write_text(defaults.read_text() + "random_shooting:\n  rs_samples: 1000   # sequences scored per plan\n")
     monkeypatch.setattr(config_module, "DEFAULTS_PATH", defaults)
