@@ -130,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the file to write (default: results/exports/<suite>.jsonl.gz)")
     export.add_argument("--no-output", action="store_true", help="leave out each run's captured output")
     export.add_argument("--artifacts", action="store_true", help="add the runs' artifacts and source files")
+    export.add_argument("--completed-only", action="store_true",
+                        help="only runs that completed (ship what finished while others still run)")
 
     importing = commands.add_parser("import", help="add the runs of export files to the database (docs/runs.md)")
     importing.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files written by export")

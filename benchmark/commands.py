@@ -302,9 +302,10 @@ def command_export(args: Namespace) -> int:
     target = resolve_target(args.mongo_url, args.results)
     out = args.out or args.results / "exports" / f"{args.suite}.jsonl.gz"
     selection = {"suite": args.suite, "tasks": args.tasks, "methods": args.methods, "seeds": args.seeds,
-                 "profile": specs[0].profile if specs else args.profile}
+                 "profile": specs[0].profile if specs else args.profile, "completed_only": args.completed_only}
     summary = export_runs(target, specs, selection, out, output=not args.no_output, artifacts=args.artifacts,
-                          progress=lambda docs: tqdm(docs, desc="export", unit="run", file=sys.stderr, disable=None))
+                          progress=lambda docs: tqdm(docs, desc="export", unit="run", file=sys.stderr, disable=None),
+                          completed_only=args.completed_only)
     if summary is None:
         print(f"no records of the {len(specs)} selected run keys of suite {args.suite} in database "
               f"{target.db_name} at {target.masked}: nothing exported, no file written; check the selection "

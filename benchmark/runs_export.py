@@ -107,13 +107,17 @@ def _newest_time(docs: Iterable[dict[str, Any]]) -> Any:
 def export_runs(
     target: MongoTarget, specs: list[RunSpec], selection: dict[str, Any], out: Path, output: bool = True,
     artifacts: bool = False, progress: Callable[[list], Iterable] = lambda items: items,
+    completed_only: bool = False,
 ) -> ExportSummary | None:
     """Write every record of ``specs``' run keys to ``out``; None (and no file) if there is none.
 
     ``selection`` is recorded in the header as given (the command's selectors); ``progress``
-    wraps the records' list (a tqdm bar in the command line).
+    wraps the records' list (a tqdm bar in the command line). ``completed_only`` leaves out
+    records that have not COMPLETED, so what finished can be shipped while other runs of the
+    grid are still going (a running record would land in the file as a run that never ends).
     """
-    docs = records_of(target, [spec.key for spec in specs], fields=None)
+    docs = records_of(target, [spec.key for spec in specs], fields=None,
+                      status="COMPLETED" if completed_only else None)
     if not docs:
         return None
     counts = {"runs": 0, "metric_series": 0, "metric_points": 0, "artifacts": 0, "sources": 0}

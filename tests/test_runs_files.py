@@ -152,6 +152,19 @@ def test_an_empty_selection_exits_1_and_writes_no_file(machines, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_completed_only_ships_what_finished_while_a_run_is_still_going(machines, database, tmp_path):
+    imported = _import(machines, database, machines["files"]["first"])
+    assert imported.returncode == 0, imported.stderr
+    database.database().runs.update_one({"config.run_key": KEYS[1]}, {"$set": {"status": "RUNNING"}})
+    out = tmp_path / "finished.jsonl.gz"
+    exported = run_cli("export", *SELECTION, "--seeds", "0", "1", "--completed-only", "--out", str(out),
+                       results=machines["results"], db_name=database.db_name)
+    assert exported.returncode == 0 and "exported 1 runs" in exported.stdout, exported.stdout + exported.stderr
+    header, *entries = [json.loads(line) for line in gzip.decompress(out.read_bytes()).splitlines()]
+    assert header["statuses"] == {"COMPLETED": 1} and header["selection"]["completed_only"] is True
+    assert [entry["record"]["config"]["run_key"] for entry in entries] == [KEYS[0]]
+
+
 def test_credentials_never_reach_the_file(machines, tmp_path):
     """Imported into a server that needs a password, then exported from it: the URL's password is
     in no output and not in the file, even when a run's captured output printed the whole URL."""
