@@ -4,7 +4,8 @@ Each run's wall time comes from the step rate of earlier completed runs of the s
 method and profile (their steps over their stop minus start time): those in the database when
 there are any, else those shipped with the repository (``docs/runs/*.jsonl.gz``, docs/runs.md);
 without any, the same from runs of another method with the same agent (an ablation runs at
-about its planner's speed); else per-operation benchmark figures (``benchmark/speed_figures.yaml``, taken from the README's
+about its planner's speed), then from runs on another task of the same family; else
+per-operation benchmark figures (``benchmark/speed_figures.yaml``, taken from the README's
 benchmark table), which know paper sizes best and scale to small ones roughly. Each estimate
 says which source it used.
 """
@@ -119,18 +120,29 @@ def shipped_records(folder: Path = SHIPPED_RUNS) -> list[dict[str, Any]]:
     return found
 
 
+def _neighbours(spec: RunSpec) -> list[tuple[dict[str, str], str]]:
+    """The config values earlier runs must share to stand in for ``spec``, closest first, each
+    with the note its estimate carries: this method on this task, then its agent's other methods
+    on this task (an ablation runs at about its planner's speed), then the same two on the
+    family's other tasks (MetaWorld tasks share the simulator, the rendering and the episode
+    length, so a method's step rate carries over: PlaNet's on reach stands in for drawer)."""
+    agent, family = spec.config["agent"], spec.config["env_family"]
+    return [({"task": spec.task, "method": spec.method}, ""),
+            ({"task": spec.task, "agent": agent}, f" of {agent}"),
+            ({"env_family": family, "method": spec.method}, f" of {spec.method} on other {family} tasks"),
+            ({"env_family": family, "agent": agent}, f" of {agent} on other {family} tasks")]
+
+
 def measured_step_rate(spec: RunSpec, target: MongoTarget | None,
                        shipped: Callable[[], list[dict[str, Any]]]) -> tuple[float | None, str]:
-    """Steps per second of the closest earlier runs, and what they were: this method's (in the
-    database, else shipped), else another method's with the same agent; (None, "") without any."""
-    agent = spec.config["agent"]
-    for field, value, note in (("method", spec.method, ""), ("agent", agent, f" of {agent}")):
-        records, source = (finished_runs_like(target, spec.task, spec.profile, **{field: value})
-                           if target is not None else []), "database"
+    """Steps per second of the closest earlier runs (:func:`_neighbours`), in the database, else
+    shipped, and what they were; (None, "") without any."""
+    for values, note in _neighbours(spec):
+        records, source = (finished_runs_like(target, spec.profile, **values) if target is not None else []), "database"
         if not records:
             source = "shipped"
-            records = [r for r in shipped() if r["config"]["task"] == spec.task
-                       and r["config"]["profile"] == spec.profile and r["config"].get(field) == value]
+            records = [r for r in shipped() if r["config"]["profile"] == spec.profile
+                       and all(r["config"].get(key) == value for key, value in values.items())]
         if records:
             count = len(records)
             return step_rate_from_records(records), f"{source} ({count} run{'s' if count > 1 else ''}{note})"

@@ -78,11 +78,11 @@ def completed_pairs(target: MongoTarget, run_keys: Iterable[str]) -> set[tuple[s
             for d in records_of(target, run_keys, status="COMPLETED")}
 
 
-def finished_runs_like(target: MongoTarget, task: str, profile: str, **config: str) -> list[dict[str, Any]]:
-    """Completed training records of a task and profile whose config has the given values
-    (``method=`` or ``agent=``), with what a step rate needs: the steps they ran and their start
-    and stop times."""
-    query = {"config.task": task, "config.profile": profile, "status": "COMPLETED",
+def finished_runs_like(target: MongoTarget, profile: str, **config: str) -> list[dict[str, Any]]:
+    """Completed training records of a profile whose config has the given values (``task=`` or
+    ``env_family=``, with ``method=`` or ``agent=``), with what a step rate needs: the steps they
+    ran and their start and stop times."""
+    query = {"config.profile": profile, "status": "COMPLETED",
              "config.evaluation_of": {"$exists": False}, **{f"config.{key}": value for key, value in config.items()}}
     fields = {"config.steps": 1, "result.steps": 1, "start_time": 1, "stop_time": 1}
     return list(target.database().runs.find(query, fields))

@@ -45,3 +45,9 @@ def test_without_earlier_runs_in_the_database_the_shipped_runs_give_the_estimate
     assert ablation.returncode == 0, ablation.stderr
     [row] = [line for line in ablation.stdout.splitlines() if "learn_demo/pm_reach/latco_no_relax/seed0/mini" in line]
     assert "shipped (2 runs of latco)" in row
+    # A method never run on a task is estimated from its runs on the family's other tasks.
+    drawer = run_cli("run", "--suite", "claims", "--tasks", "mw_drawer", "--methods", "planet", "--seeds", "0",
+                     "--dry-run", results=tmp_path / "fresh")
+    assert drawer.returncode == 0, drawer.stderr
+    [row] = [line for line in drawer.stdout.splitlines() if "claims/mw_drawer/planet/seed0/mini" in line]
+    assert "shipped (1 run of planet on other metaworld tasks)" in row
