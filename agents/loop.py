@@ -12,7 +12,6 @@ episode's step, and ``time/setup`` once per attempt, at its first step.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 
 from agents.base import Agent
 from agents.checkpoint import LoopState, save_checkpoint
+from agents.settings import ConfigSettings
 from agents.timing import METRIC_PREFIX, SETUP
 from envs.episodes import ReplaySampler, load_episodes, save_episode
 
@@ -30,7 +30,7 @@ LogFn = Callable[[str, float, int], None]
 
 
 @dataclass(frozen=True)
-class LoopSettings:
+class LoopSettings(ConfigSettings):
     """The schedule the loop runs, from a resolved config: each field is the config key of the
     same name (``schedule`` section, plus the replay's ``batch_length``, the task's
     ``offline_dir`` and the run's ``seed``). Built once where a run's config enters
@@ -54,8 +54,7 @@ class LoopSettings:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> LoopSettings:
         """The fields read from a resolved config (``config_hash`` is set by the suite, if at all)."""
-        keys = {f.name for f in dataclasses.fields(cls)} - {"config_hash"}
-        return cls(**{key: config[key] for key in keys}, config_hash=config.get("config_hash", ""))
+        return super().from_config(config, config_hash=config.get("config_hash", ""))
 
 
 class DeliberateFailure(RuntimeError):

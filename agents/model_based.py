@@ -13,7 +13,6 @@ held-out world-model diagnostics and checkpoints are the shared skeleton's
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,21 +23,18 @@ import tensorflow as tf
 from agents.base import CurveLogger
 from agents.diagnostics import PlannedRewards, planned_vs_achieved
 from agents.planners.base import LatentModel, Planner, PlanResult, rollout
+from agents.settings import ConfigSettings
 from agents.world_model import RSSMLatentModel
 from agents.world_model_agent import WorldModelAgent
 
 
 @dataclass(frozen=True)
-class MPCSettings:
+class MPCSettings(ConfigSettings):
     """What model-predictive control reads from a resolved config (config keys of the same
     name): actions executed per plan, and every how many plans the curves are logged."""
 
     mpc_steps: int
     curve_every: int
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> MPCSettings:
-        return cls(**{f.name: config[f.name] for f in dataclasses.fields(cls)})
 
 
 class ModelBasedAgent(WorldModelAgent):

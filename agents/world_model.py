@@ -12,10 +12,9 @@ prediction. The averages are tracked on every update and saved with the model.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import keras
 import numpy as np
@@ -24,6 +23,7 @@ import tensorflow_probability as tfp
 
 from agents.networks import MLP, ConvDecoder, ConvEncoder, dtype_policy, preprocess
 from agents.rssm import RSSM, State
+from agents.settings import ConfigSettings
 
 tfd = tfp.distributions
 
@@ -33,7 +33,7 @@ IMAGE_NLL_CONSTANT = 0.5 * np.log(2 * np.pi) * 64 * 64 * 3  # the unit-variance 
 
 
 @dataclass(frozen=True)
-class WorldModelSettings:
+class WorldModelSettings(ConfigSettings):
     """What the world model and its filter read from a resolved config (``world_model``
     section, plus the two task keys ``reward_norm: auto`` decides on); each field is the config
     key of the same name. Built once where the agent is built and passed down."""
@@ -52,12 +52,6 @@ class WorldModelSettings:
     filter_sample: bool
     env_family: Literal["metaworld", "dmc", "pointmass"]
     sparse_reward: bool
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> WorldModelSettings:
-        """The fields read from a resolved config, cast to their types (YAML writes 3 for 3.0)."""
-        return cls(**{f.name: float(config[f.name]) if f.type == "float" else config[f.name]
-                      for f in dataclasses.fields(cls)})
 
     @property
     def normalise_reward(self) -> bool:

@@ -22,7 +22,6 @@ rest lives here, once, so the two cannot drift apart:
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,13 +34,14 @@ import tensorflow as tf
 
 from agents.base import Agent
 from agents.diagnostics import world_model_diagnostics
+from agents.settings import ConfigSettings
 from agents.timing import PhaseClock
 from agents.world_model import Filter, WorldModel, WorldModelSettings
 from envs.episodes import ReplaySampler
 
 
 @dataclass(frozen=True)
-class AgentSettings:
+class AgentSettings(ConfigSettings):
     """What the skeleton reads from a resolved config beyond the world model's settings; each
     field is the config key of the same name, except ``diagnostics_horizon``: the key the
     agent class names as its ``HORIZON_KEY``."""
@@ -54,8 +54,7 @@ class AgentSettings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], horizon_key: str) -> AgentSettings:
-        keys = {f.name for f in dataclasses.fields(cls)} - {"diagnostics_horizon"}
-        return cls(**{key: config[key] for key in keys}, diagnostics_horizon=int(config[horizon_key]))
+        return super().from_config(config, diagnostics_horizon=int(config[horizon_key]))
 
 
 class WorldModelAgent(Agent):

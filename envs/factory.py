@@ -8,20 +8,20 @@ decisions per episode.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import gymnasium as gym
 
+from agents.settings import ConfigSettings
 from envs.families import FAMILIES
 from envs.rendering import choose_gl_backend
 from envs.wrappers import ActionRepeat, SparseReward
 
 
 @dataclass(frozen=True)
-class EnvSettings:
+class EnvSettings(ConfigSettings):
     """What the environment reads from a resolved config (the ``task`` section's environment
     keys and the run's ``seed``); each field is the config key of the same name. Built in the
     process that owns the run and sent to the environment's own process (envs/isolated.py)."""
@@ -33,10 +33,6 @@ class EnvSettings:
     time_limit: int
     sparse_reward: bool
     seed: int
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> EnvSettings:
-        return cls(**{f.name: config[f.name] for f in dataclasses.fields(cls)})
 
 
 def make_base(settings: EnvSettings, seed: int) -> gym.Env:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-import shutil
 from pathlib import Path
 
 import pytest
+from conftest import copy_registry
 
 from benchmark.config import (
     ENV_FAMILIES,
@@ -21,7 +21,7 @@ from benchmark.config import (
     section_of,
 )
 from benchmark.errors import ConfigError
-from benchmark.registry import REGISTRY_ROOT, Registry
+from benchmark.registry import Registry
 from envs.families import FAMILIES
 
 
@@ -82,8 +82,7 @@ def test_a_key_declared_in_two_sections_fails_naming_both():
 
 
 def test_malformed_yaml_names_the_file_and_line(tmp_path: Path):
-    root = tmp_path / "benchmark"
-    shutil.copytree(REGISTRY_ROOT, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    root = copy_registry(tmp_path)
     broken = root / "methods" / "latco.yaml"
     broken.write_text("description: fine\nconfig:\n  agent: latco\n   optimization_steps: [1,\n")
     with pytest.raises(ConfigError) as error:
@@ -93,16 +92,14 @@ def test_malformed_yaml_names_the_file_and_line(tmp_path: Path):
 
 
 def test_unknown_key_inside_a_registry_file_fails_at_load(tmp_path: Path):
-    root = tmp_path / "benchmark"
-    shutil.copytree(REGISTRY_ROOT, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    root = copy_registry(tmp_path)
     (root / "ablations" / "my_ablation.yaml").write_text("base: latco\noverrides:\n  init_lamda: 5.0\n")
     with pytest.raises(ConfigError, match=r"my_ablation.yaml: unknown key 'init_lamda'; did you mean 'init_lam'"):
         Registry.load(root)
 
 
 def test_an_ablation_is_one_file(tmp_path: Path):
-    root = tmp_path / "benchmark"
-    shutil.copytree(REGISTRY_ROOT, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    root = copy_registry(tmp_path)
     (root / "ablations" / "latco_damped.yaml").write_text("base: latco\noverrides:\n  gn_damping: 0.1\n")
     (root / "suites" / "mine.yaml").write_text(
         "profile: smoke\nseeds: [3]\nentries:\n  - tasks: [mw_push]\n    methods: [latco_damped]\n"
@@ -114,14 +111,8 @@ def test_an_ablation_is_one_file(tmp_path: Path):
     assert spec.key == "mine/mw_push/latco_damped/seed3/smoke"
 
 
-def _copy_registry(tmp_path: Path) -> Path:
-    root = tmp_path / "benchmark"
-    shutil.copytree(REGISTRY_ROOT, root, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    return root
-
-
 def test_a_mistyped_family_or_env_family_fails_at_load_naming_the_allowed_ones(tmp_path: Path):
-    root = _copy_registry(tmp_path)
+    root = copy_registry(tmp_path)
     latco = root / "methods" / "latco.yaml"
     latco.write_text(latco.read_text().replace("  dmc:\n", "  dcm:\n"))
     with pytest.raises(ConfigError) as error:
@@ -149,7 +140,7 @@ def test_every_task_belongs_to_a_family_of_the_one_family_table():
 
 
 def test_a_task_may_not_set_a_key_of_a_method_section(tmp_path: Path):
-    root = _copy_registry(tmp_path)
+    root = copy_registry(tmp_path)
     lottery = root / "tasks" / "pm_lottery.yaml"
     lottery.write_text(lottery.read_text() + "  dyn_threshold: 0.01\n")
     with pytest.raises(ConfigError) as error:
@@ -160,7 +151,7 @@ def test_a_task_may_not_set_a_key_of_a_method_section(tmp_path: Path):
 
 
 def test_a_method_may_override_a_task_key_and_its_value_wins(tmp_path: Path):
-    root = _copy_registry(tmp_path)
+    root = copy_registry(tmp_path)
     (root / "methods" / "latco_short.yaml").write_text("config:\n  agent: latco\n  planning_horizon: 10\n")
     registry = Registry.load(root)
     specs = registry.expand("paper", tasks=["mw_push", "dmc_cheetah"], methods=["latco_short"], seeds=[0])
@@ -170,7 +161,7 @@ def test_a_method_may_override_a_task_key_and_its_value_wins(tmp_path: Path):
 
 @pytest.mark.parametrize("layer", ["config", "family_overrides", "ablation"])
 def test_a_method_setting_a_key_its_agent_does_not_read_fails_naming_both(tmp_path: Path, layer):
-    root = _copy_registry(tmp_path)
+    root = copy_registry(tmp_path)
     if layer == "ablation":
         path = root / "ablations" / "planet_gd.yaml"
         path.write_text("base: planet\noverrides:\n  gd_lr: 0.5\n")
@@ -186,7 +177,7 @@ def test_a_method_setting_a_key_its_agent_does_not_read_fails_naming_both(tmp_pa
 
 
 def test_an_ablation_is_checked_against_the_agent_it_switches_to(tmp_path: Path):
-    root = _copy_registry(tmp_path)
+    root = copy_registry(tmp_path)
     path = root / "ablations" / "image_damped.yaml"
     path.write_text("base: latco\noverrides:\n  agent: image_colloc\n  gn_damping: 0.1\n")
     with pytest.raises(ConfigError, match=r"image_damped.yaml: key 'gn_damping' .* agent 'image_colloc'"):
@@ -194,7 +185,7 @@ def test_an_ablation_is_checked_against_the_agent_it_switches_to(tmp_path: Path)
 
 
 def test_a_registry_method_or_ablation_runs_on_a_suite_without_editing_the_suite(tmp_path: Path):
-    root = _copy_registry(tmp_path)
+    root = copy_registry(tmp_path)
     (root / "ablations" / "latco_damped.yaml").write_text("base: latco\noverrides:\n  gn_damping: 0.1\n")
     registry = Registry.load(root)
     [spec] = registry.expand("smoke", tasks=["mw_reach"], methods=["latco_damped"])
@@ -265,8 +256,7 @@ def test_mini_gives_every_planner_the_same_share_of_its_paper_iterations(registr
 
 
 def test_a_planner_budget_scale_out_of_range_fails_naming_the_profile(tmp_path):
-    root = tmp_path / "registry"
-    shutil.copytree(REGISTRY_ROOT, root)
+    root = copy_registry(tmp_path)
     mini = root / "profiles" / "mini.yaml"
     mini.write_text(mini.read_text().replace("planner_budget_scale: 0.15", "planner_budget_scale: 15"))
     with pytest.raises(ConfigError, match=r"mini.yaml: planner_budget_scale must be a number in \(0, 1\], got 15"):
@@ -436,7 +426,7 @@ def test_adding_a_task_and_an_ablation_is_their_files_and_the_task_in_a_suite_en
     file (any suite runs it with --methods); both reach reports by their title and order."""
     from reports.presentation import Catalogue
 
-    root = _copy_registry(tmp_path)
+    root = copy_registry(tmp_path)
     reach = (root / "tasks" / "pm_reach.yaml").read_text()
     (root / "tasks" / "pm_reach_long.yaml").write_text(
         reach.replace("title: Pointmass reach\n", "title: Pointmass reach, long\n")

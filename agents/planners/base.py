@@ -9,16 +9,15 @@ helpers, not planners.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import tensorflow as tf
 
-SettingsT = TypeVar("SettingsT", bound="PlannerSettings")
+from agents.settings import ConfigSettings
 
 
 class LatentModel(Protocol):
@@ -100,13 +99,8 @@ def best_plan(scores: tf.Tensor) -> tf.Tensor:
 
 
 @dataclass(frozen=True)
-class PlannerSettings:
+class PlannerSettings(ConfigSettings):
     """Base of every planner's settings: each field is a config key of the same name."""
-
-    @classmethod
-    def from_config(cls: type[SettingsT], config: Mapping[str, Any]) -> SettingsT:
-        """The fields read from a resolved config (extra keys are someone else's)."""
-        return cls(**{f.name: config[f.name] for f in dataclasses.fields(cls)})
 
 
 @dataclass(frozen=True)
