@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -277,3 +278,18 @@ def test_a_shipped_runs_file_imports_into_a_fresh_database_and_reports(shipped, 
     runs = (out / "runs.csv").read_text().strip().splitlines()
     assert len(runs) - 1 == header["counts"]["runs"]  # one row per shipped run, under the column names
     assert (out / "index.md").exists() and any(out.glob("*.png"))
+
+
+def test_the_shipped_claims_runs_redraw_the_claims_table_readme_shows(results_dir, database, tmp_path):
+    """README's claims table is what the shipped runs give on a fresh database, nothing else."""
+    imported = run_cli("import", str(ROOT / "docs" / "runs" / "claims.jsonl.gz"), results=results_dir,
+                       db_name=database.db_name)
+    assert imported.returncode == 0, imported.stderr[-2000:]
+    out = tmp_path / "claims"
+    report = run_cli("report", "--suite", "claims", "--out", str(out), results=results_dir, db_name=database.db_name)
+    assert report.returncode == 0, report.stderr[-2000:]
+    shipped = ROOT / "docs" / "results" / "claims"
+    assert (out / "claims.csv").read_text() == (shipped / "claims.csv").read_text()
+    table = [line for line in (out / "claims.md").read_text().splitlines() if re.match(r"\| Claim \d", line)]
+    readme = (ROOT / "README.md").read_text().splitlines()
+    assert len(table) == 7 and all(row in readme for row in table)
