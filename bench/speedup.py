@@ -5,7 +5,9 @@
 Each case runs the same short run (one thread, pinned to one core when ``taskset`` is there)
 in a temporary worktree of ``--reference`` and in this checkout, one after the other, and
 prints steps/s in the steady part (after the first model update), end-to-end seconds, the
-ratio of each, and milliseconds per environment step by phase. Only ratios from one run of
+ratio of each, and milliseconds per environment step by phase. Both sides run this checkout's
+`mini` config (every key the reference also has), so a profile changed since the reference
+does not pass for a speed-up. Only ratios from one run of
 this script mean anything: machines of one kind differ by 2x, and other work on the cores
 inflates both sides.
 """
@@ -23,15 +25,18 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from benchmark.registry import Registry
+
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS = ROOT / "bench" / "speedup_harness.py"
 DEFAULT_CASES = ("pm_reach:latco:2400", "pm_reach:planet:2100", "mw_reach:latco:3600")
 
 
-def time_checkout(checkout: Path, case: str) -> dict:
+def time_checkout(checkout: Path, case: str, settings: Path) -> dict:
+    """One harness run of ``case`` in ``checkout``, with this checkout's config values (``settings``)."""
     task, method, steps = case.split(":")
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
-    done = subprocess.run([*pin, sys.executable, str(HARNESS), task, method, steps], cwd=checkout,
+    done = subprocess.run([*pin, sys.executable, str(HARNESS), task, method, steps, str(settings)], cwd=checkout,
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{case} failed in {checkout}: {done.stderr.strip().splitlines()[-1]}")
@@ -49,7 +54,10 @@ def main() -> None:
         subprocess.run(["git", "worktree", "add", "--detach", "-q", str(old), args.reference], cwd=ROOT, check=True)
         try:
             for case in args.case:
-                before, after = time_checkout(old, case), time_checkout(ROOT, case)
+                task, method, _ = case.split(":")
+                settings = Path(folder) / "settings.json"  # both sides do this checkout's work
+                settings.write_text(json.dumps(Registry.load().resolve_config(task, method, "mini")))
+                before, after = time_checkout(old, case, settings), time_checkout(ROOT, case, settings)
                 table = Table(title=f"{case} (mini, 1 thread): {args.reference} vs this checkout")
                 for column in ("", args.reference, "now", "ratio"):
                     table.add_column(column, justify="right")

@@ -1,11 +1,14 @@
 """One short training run of a checkout, timed per phase: the worker of ``bench.speedup``.
 
-    python bench/speedup_harness.py TASK METHOD STEPS   (run with the checkout to time as cwd)
+    python bench/speedup_harness.py TASK METHOD STEPS [SETTINGS.json]   (the checkout to time as cwd)
 
 It imports the agents of the checkout in the current directory, not of this file's, so that
 an old commit and the working tree run the same measurement. It times phases by wrapping the
 objects every version has (agent.train, the planner's plan, the filter, the held-out
 diagnostics, the environment), rather than with the run's own clock, which older commits lack.
+``SETTINGS.json`` holds another checkout's resolved config: every key this checkout's config
+also has takes its value, so both sides do the same work even where the profile changed since
+(`mini` gave CEM 30 iterations at cab7633 and 15 now).
 Prints one JSON line: steps/s over the steady part (after the first model update plus 200
 steps) and seconds per phase there.
 """
@@ -37,14 +40,17 @@ def main() -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    from agents.loop import LoopSettings, train_and_evaluate
+    from agents.loop import train_and_evaluate
     from agents.registry import build_agent
     from benchmark.registry import Registry
     from envs.isolated import IsolatedEnv
 
     task, method, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    config = {**Registry.load().resolve_config(task, method, "mini"), "steps": steps, "seed": 0,
-              "task": task, "config_hash": "speedup"}
+    config = Registry.load().resolve_config(task, method, "mini")
+    if len(sys.argv) > 4:
+        shared = json.loads(Path(sys.argv[4]).read_text())
+        config.update({key: value for key, value in shared.items() if key in config})
+    config.update(steps=steps, seed=0, task=task, config_hash="speedup")  # the case's, whatever the file says
     train_env, eval_env = IsolatedEnv(config), IsolatedEnv(config, seed=10_000)
     agent = build_agent(config, train_env.action_space.shape[0])
     totals: dict[str, float] = defaultdict(float)
@@ -65,7 +71,12 @@ def main() -> None:
             marks["steady"] = now
         marks["last"] = now
 
-    train_and_evaluate(LoopSettings.from_config(config), agent, train_env, eval_env, Path(tempfile.mkdtemp()), lambda *a: None,
+    try:  # the loop reads typed settings since issue 21; the reference commit read the config itself
+        from agents.loop import LoopSettings
+        schedule = LoopSettings.from_config(config)
+    except ImportError:
+        schedule = config
+    train_and_evaluate(schedule, agent, train_env, eval_env, Path(tempfile.mkdtemp()), lambda *a: None,
                        progress=progress)
     train_env.close()
     eval_env.close()
