@@ -18,13 +18,23 @@ import time
 
 import numpy as np
 
+from bench.flops import graph_flops
 
-def _step_flops(model) -> float:
-    """Multiply-adds x 2 of one imagination step for one row (dense kernels only)."""
-    rssm = model._model.rssm
-    layers = [rssm.img_in, rssm.img_out, rssm.img_dist]
-    flops = sum(2 * np.prod(layer.kernel.shape) for layer in layers)
-    return float(flops + 2 * sum(np.prod(w.shape) for w in rssm.cell.weights if len(w.shape) == 2))
+
+def rollout_flops(model, samples: int, horizon: int) -> float:
+    """FLOPs of ``returns`` over ``samples`` action sequences of ``horizon`` steps (TensorFlow's count)."""
+    import tensorflow as tf
+
+    return graph_flops(model.returns, tf.TensorSpec([samples, model.feature_size]),
+                       tf.TensorSpec([samples, horizon, model.action_size]))
+
+
+def pair_flops(model) -> float:
+    """FLOPs of one pair's analytic step Jacobian and its four model steps (TensorFlow's count)."""
+    import tensorflow as tf
+
+    specs = tf.TensorSpec([1, model.feature_size]), tf.TensorSpec([1, model.action_size])
+    return graph_flops(model.step_jacobian, *specs) + 4 * graph_flops(model.step, *specs)
 
 
 def _timed(function, repeats: int) -> float:
@@ -37,46 +47,52 @@ def _timed(function, repeats: int) -> float:
     return float(np.median(times))
 
 
-def time_latco(model, feature, repeats: int) -> None:
-    """Milliseconds per Gauss-Newton iteration: the difference of 6- and 2-iteration plans."""
+def latco_iteration(model, feature, horizon: int, batch: int, repeats: int) -> tuple[float, float]:
+    """(seconds, FLOPs) of one Gauss-Newton iteration: the difference of 6- and 2-iteration plans."""
     from agents.planners.latco import LatCo
     from benchmark.config import default_settings
 
-    step_flops = _step_flops(model)
-    d, m = model.feature_size + 4, model.feature_size + 4 + 1
+    few, many = 2, 6
+    short, long = (LatCo(default_settings(LatCo.Settings, planning_horizon=horizon, optimization_steps=steps,
+                                          n_parallel_plans=batch)) for steps in (few, many))
+    t_short = _timed(lambda: short.plan(model, feature), repeats)
+    t_long = _timed(lambda: long.plan(model, feature), repeats)
+    d = model.feature_size + model.action_size
+    m = d + 1
+    # Per pair: the step Jacobian and model evaluations, one Gram product S^T S (2 F d^2) and the
+    # block Cholesky step (factor d^3 / 3, triangular solve d^3, Schur update 2 d^3), which the
+    # profiler does not count (float64 linear algebra).
+    flops = batch * horizon * (pair_flops(model) + 2 * (m - 5) * d * d + (1 / 3 + 1 + 2) * d**3)
+    return (t_long - t_short) / (many - few), flops
+
+
+def cem_iteration(model, feature, samples: int, horizon: int, repeats: int) -> tuple[float, float]:
+    """(seconds, FLOPs) of one CEM iteration: the difference of 4- and 1-iteration plans, each the
+    median of ``2 * repeats`` plans (one plan is seconds long, so a few noisy ones shift a
+    difference of short medians by 10%)."""
+    from agents.planners.cem import CEM
+    from benchmark.config import default_settings
+
+    few, many = 1, 4
+    short, long = (CEM(default_settings(CEM.Settings, planning_horizon=horizon, optimization_steps=steps,
+                                        cem_samples=samples, cem_elite_ratio=0.01)) for steps in (few, many))
+    seconds = (_timed(lambda: long.plan(model, feature), 2 * repeats)
+               - _timed(lambda: short.plan(model, feature), 2 * repeats)) / (many - few)
+    return seconds, rollout_flops(model, samples, horizon)
+
+
+def time_latco(model, feature, repeats: int) -> None:
     for horizon in (30, 50):
         for batch in (1, 4):
-            few, many = 2, 6
-            short, long = (LatCo(default_settings(LatCo.Settings, planning_horizon=horizon, optimization_steps=steps,
-                                                         n_parallel_plans=batch)) for steps in (few, many))
-            t_short = _timed(lambda p=short: p.plan(model, feature), repeats)
-            t_long = _timed(lambda p=long: p.plan(model, feature), repeats)
-            per_iteration = (t_long - t_short) / (many - few)
-            # Per pair: the analytic step Jacobian (a few products of 200 x 200 and 30 x 200 x 234
-            # matrices, ~8.4 MFLOP), one Gram product S^T S (2 F d^2), the block Cholesky step
-            # (factor d^3 / 3, triangular solve d^3, Schur update 2 d^3), plus model evaluations.
-            flops = batch * horizon * (8.4e6 + 2 * (m - 5) * d * d + (1 / 3 + 1 + 2) * d**3 + 4 * step_flops)
+            per_iteration, flops = latco_iteration(model, feature, horizon, batch, repeats)
             print(f"LatCo H={horizon:2d} batch {batch}: {1000 * per_iteration:7.1f} ms per Gauss-Newton iteration, "
                   f"{200 * per_iteration:6.1f} s per 200-iteration plan  (~{flops / 1e9:.1f} GFLOP per iteration, "
                   f"{flops / per_iteration / 1e9:.1f} GFLOP/s)")
 
 
 def time_cem(model, feature, repeats: int) -> None:
-    """Milliseconds per CEM iteration: the difference of 4- and 1-iteration plans, each the
-    median of ``2 * repeats`` plans (one plan is seconds long, so a few noisy ones shift a
-    difference of short medians by 10%)."""
-    from agents.planners.cem import CEM
-    from benchmark.config import default_settings
-
-    step_flops = _step_flops(model)
     for samples in (10_000, 1_000):
-        few, many = 1, 4
-        short, long = (CEM(default_settings(CEM.Settings, planning_horizon=30, optimization_steps=steps, cem_samples=samples,
-                                                 cem_elite_ratio=0.01)) for steps in (few, many))
-        per_iteration = (_timed(lambda p=long: p.plan(model, feature), 2 * repeats)
-                         - _timed(lambda p=short: p.plan(model, feature), 2 * repeats)) / (many - few)
-        # One imagination step and the reward head (230 -> 400 -> 400 -> 1) per sample and step.
-        flops = samples * 30 * (step_flops + 2 * (230 * 400 + 400 * 400 + 400))
+        per_iteration, flops = cem_iteration(model, feature, samples, 30, repeats)
         print(f"CEM H=30 {samples:6d} samples: {1000 * per_iteration:7.1f} ms per iteration  (~{flops / 1e9:.2f} GFLOP, "
               f"{flops / per_iteration / 1e9:.1f} GFLOP/s)")
 
@@ -101,7 +117,7 @@ def main() -> None:
         model = RSSMLatentModel(WorldModel(WorldModelSettings.from_config({**paper, "precision": precision}), 4))
         feature = tf.random.normal([1, model.feature_size])
         print(f"precision {precision}, threads {threads}; feature {model.feature_size}, action 4; "
-              f"one imagination step ~{_step_flops(model) / 1e6:.2f} MFLOP")
+              f"one imagination step and reward ~{rollout_flops(model, 1, 1) / 1e6:.2f} MFLOP")
         if "latco" in args.planners:
             time_latco(model, feature, repeats)
         if "cem" in args.planners:

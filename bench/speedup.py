@@ -1,6 +1,6 @@
 """Old code against new in one script: the speed-up of short `mini` runs (issue 22's ratios).
 
-    .venv/bin/python -m bench.speedup [--reference cab7633] [--case pm_reach:latco:2400 ...]
+    .venv/bin/python -m bench.speedup [--reference cab7633] [--case pm_reach:latco:2400 ...] [--core 0]
 
 Each case runs the same short run (one thread, pinned to one core when ``taskset`` is there)
 in a temporary worktree of ``--reference`` and in this checkout, one after the other, and
@@ -32,10 +32,10 @@ HARNESS = ROOT / "bench" / "speedup_harness.py"
 DEFAULT_CASES = ("pm_reach:latco:2400", "pm_reach:planet:2100", "mw_reach:latco:3600")
 
 
-def time_checkout(checkout: Path, case: str, settings: Path) -> dict:
+def time_checkout(checkout: Path, case: str, settings: Path, core: int) -> dict:
     """One harness run of ``case`` in ``checkout``, with this checkout's config values (``settings``)."""
     task, method, steps = case.split(":")
-    pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+    pin = ["taskset", "-c", str(core)] if shutil.which("taskset") else []
     done = subprocess.run([*pin, sys.executable, str(HARNESS), task, method, steps, str(settings)], cwd=checkout,
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -47,6 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", default="cab7633", help="the commit to compare with")
     parser.add_argument("--case", nargs="+", default=list(DEFAULT_CASES), metavar="TASK:METHOD:STEPS")
+    parser.add_argument("--core", type=int, default=0, help="the core both sides are pinned to")
     args = parser.parse_args()
     console = Console()
     with tempfile.TemporaryDirectory() as folder:
@@ -57,7 +58,8 @@ def main() -> None:
                 task, method, _ = case.split(":")
                 settings = Path(folder) / "settings.json"  # both sides do this checkout's work
                 settings.write_text(json.dumps(Registry.load().resolve_config(task, method, "mini")))
-                before, after = time_checkout(old, case, settings), time_checkout(ROOT, case, settings)
+                before, after = (time_checkout(old, case, settings, args.core),
+                                 time_checkout(ROOT, case, settings, args.core))
                 table = Table(title=f"{case} (mini, 1 thread): {args.reference} vs this checkout")
                 for column in ("", args.reference, "now", "ratio"):
                     table.add_column(column, justify="right")

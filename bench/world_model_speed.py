@@ -78,19 +78,28 @@ def timed(function: Callable[[], Any], repeats: int) -> tuple[float, float]:
     return first, float(np.median(times))
 
 
-def measure(name: str, config: dict[str, Any], repeats: int) -> None:
+def update_cost(config: dict[str, Any], repeats: int) -> tuple[float, float, float, dict[str, float]]:
+    """(seconds of the first ``train_batch``, median seconds of later ones, FLOPs of one update
+    as TensorFlow counts its graph, forward FLOPs of the kernels by part)."""
+    import tensorflow as tf
+
     from agents.world_model import WorldModel, WorldModelSettings
+    from bench.flops import graph_flops
 
     model = WorldModel(WorldModelSettings.from_config(config), ACTION_SIZE)
     batch = random_batch(config, np.random.default_rng(0))
     first, median = timed(lambda: model.train_batch(batch), repeats)
-    flops = forward_flops(model, config["batch_size"], config["batch_length"])
-    total = 3.0 * sum(flops.values())  # backward ~ 2 x forward
+    total = graph_flops(model.train_step_graph, {k: tf.convert_to_tensor(v) for k, v in batch.items()})
+    return first, median, total, forward_flops(model, config["batch_size"], config["batch_length"])
+
+
+def measure(name: str, config: dict[str, Any], repeats: int) -> None:
+    first, median, total, flops = update_cost(config, repeats)
     parts = ", ".join(f"{part} {value / 1e9:.3g}" for part, value in flops.items())
     print(f"{name:5s} batch {config['batch_size']} x {config['batch_length']}, deter {config['deter_size']}, "
           f"stoch {config['stoch_size']}, cnn {config['cnn_depth']}: first call {first:7.3f} s, "
           f"then {median:7.3f} s per step (median of {repeats})")
-    print(f"      ~{total / 1e9:.1f} GFLOP per step ({parts} GFLOP forward) -> "
+    print(f"      {total / 1e9:.1f} GFLOP per step (TensorFlow's count; kernels: {parts} GFLOP forward) -> "
           f"{total / median / 1e9:.1f} GFLOP/s")
 
 
