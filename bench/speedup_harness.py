@@ -65,7 +65,7 @@ def main() -> None:
     marks: dict[str, tuple[float, int, dict[str, float]]] = {}
     started = time.perf_counter()
 
-    def progress(step: int, episodes: int, summary) -> None:
+    def progress(step: int, episodes: int, summary, *_times) -> None:  # the loop adds phase times since issue 22
         now = (time.perf_counter(), step, dict(totals))
         if step >= config["prefill"] + 200 and "steady" not in marks:
             marks["steady"] = now
