@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from conftest import run_cli
 
 from benchmark.estimates import format_duration
@@ -50,4 +52,5 @@ def test_without_earlier_runs_in_the_database_the_shipped_runs_give_the_estimate
                      "--dry-run", results=tmp_path / "fresh")
     assert drawer.returncode == 0, drawer.stderr
     [row] = [line for line in drawer.stdout.splitlines() if "claims/mw_drawer/planet/seed0/mini" in line]
-    assert "shipped (1 run of planet on other metaworld tasks)" in row
+    # (how many: as many PlaNet runs as docs/runs/claims.jsonl.gz holds on other tasks, which grows)
+    assert re.search(r"shipped \(\d+ runs? of planet on other metaworld tasks\)", row), row
