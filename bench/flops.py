@@ -22,3 +22,15 @@ def graph_flops(function: Callable, *specs: tf.TensorSpec | dict) -> float:
     options = option_builder.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
     return float(model_analyzer.profile(graph, options=options).total_float_ops)
+
+
+def block_tridiagonal_solve_flops(blocks: int, width: int) -> float:
+    """FLOPs of one block-tridiagonal Cholesky solve (agents/gauss_newton.py), by hand.
+
+    The solve runs in float64 linear algebra the profiler does not count, hence a formula.
+    Per block: the Cholesky factor (width^3 / 3); per link to the next block: the triangular
+    solve for W = C^-1 B^T (width^3), the Schur update W^T W (2 width^3) and the right-hand
+    side's forward and backward matrix-vector work (6 width^2).
+    """
+    links = blocks - 1
+    return blocks * width**3 / 3 + links * (3 * width**3 + 6 * width**2) + 2 * width**2

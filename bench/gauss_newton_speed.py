@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from agents.gauss_newton import build_normal_equations, gauss_newton_step, solve_block_tridiagonal
+from bench.flops import block_tridiagonal_solve_flops
 
 FEATURE, ACTION = 230, 4
 STATE = FEATURE + ACTION  # d: one plan entry [f_t, a_t]
@@ -31,10 +32,7 @@ def step_flops(batch: int, n: int, d: int, m: int, k: int) -> tuple[float, float
     pairs = n - 1
     # Three d x d Gram blocks per pair (Jc^T Jc, Jn^T Jn, Jn^T Jc), two gradients, first group.
     build = pairs * (3 * 2 * m * d * d + 2 * 2 * m * d) + 2 * k * d * d + 2 * k * d
-    cholesky = n * d**3 / 3
-    factor = pairs * (d**3 + d * d + 2 * d**3 + 2 * d * d)  # W = C^{-1} B^T, y, W^T W, W^T y
-    back = 2 * d * d + pairs * (2 * d * d + d * d)  # last block, then matvec + triangular solve
-    return batch * build, batch * (cholesky + factor + back)
+    return batch * build, batch * block_tridiagonal_solve_flops(n, d)
 
 
 def median_seconds(fn, args: tuple, repeats: int) -> float:

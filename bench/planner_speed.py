@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from bench.flops import graph_flops
+from bench.flops import block_tridiagonal_solve_flops, graph_flops
 
 
 def rollout_flops(model, samples: int, horizon: int) -> float:
@@ -59,10 +59,10 @@ def latco_iteration(model, feature, horizon: int, batch: int, repeats: int) -> t
     t_long = _timed(lambda: long.plan(model, feature), repeats)
     d = model.feature_size + model.action_size
     m = d + 1
-    # Per pair: the step Jacobian and model evaluations, one Gram product S^T S (2 F d^2) and the
-    # block Cholesky step (factor d^3 / 3, triangular solve d^3, Schur update 2 d^3), which the
-    # profiler does not count (float64 linear algebra).
-    flops = batch * horizon * (pair_flops(model) + 2 * (m - 5) * d * d + (1 / 3 + 1 + 2) * d**3)
+    # Per pair: the step Jacobian and model evaluations and one Gram product S^T S (2 F d^2);
+    # then the block solve over the horizon + 1 plan entries.
+    flops = batch * (horizon * (pair_flops(model) + 2 * (m - 5) * d * d)
+                     + block_tridiagonal_solve_flops(horizon + 1, d))
     return (t_long - t_short) / (many - few), flops
 
 
