@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.limits [--threads 1] [--profiles mini paper]
 
-For the three phases that take a run's time (README, "Speed of learning runs"): the
+For the three phases that take a run's time (docs/speed.md): the
 world-model update, one CEM iteration (PlaNet's planner) and one LatCo Gauss-Newton iteration,
 each at the sizes a profile gives sparse mw_reach, it prints the floating-point operations of
 one call, its median time, the rate that implies and that rate as a share of this machine's

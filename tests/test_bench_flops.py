@@ -1,4 +1,4 @@
-"""The FLOP counts the benchmarks divide by measured times (bench/flops.py, README's limit table)."""
+"""The FLOP counts the benchmarks divide by measured times (bench/flops.py, docs/speed.md, the limit table)."""
 
 import numpy as np
 import tensorflow as tf
