@@ -47,23 +47,23 @@ def phase_costs(profile: str, repeats: int) -> list[tuple[str, str, float, float
     """(phase, its size in words, seconds, FLOPs) of each phase at ``profile``'s mw_reach sizes."""
     import tensorflow as tf
 
-    from agents.world_model import RSSMLatentModel, WorldModel, WorldModelSettings
+    from agents.world_model import RSSMLatentModel
     from bench.planner_speed import cem_iteration, latco_iteration
-    from bench.world_model_speed import ACTION_SIZE, update_cost
+    from bench.world_model_speed import update_cost
     from benchmark.registry import Registry
 
     registry = Registry.load()
     latco = registry.resolve_config("mw_reach", "latco", profile)
     planet = registry.resolve_config("mw_reach", "planet", profile)
-    _, update_seconds, update_flops, _ = update_cost(latco, repeats)
-    model = RSSMLatentModel(WorldModel(WorldModelSettings.from_config(latco), ACTION_SIZE))
+    update = update_cost(latco, repeats)
+    model = RSSMLatentModel(update.model)
     feature = tf.random.normal([1, model.feature_size])
     horizon, samples = latco["planning_horizon"], planet["cem_samples"]
     cem_seconds, cem_flops = cem_iteration(model, feature, samples, planet["planning_horizon"], repeats)
     gn_seconds, gn_flops = latco_iteration(model, feature, horizon, 1, repeats)
     batch = f"{latco['batch_size']} x {latco['batch_length']} images, cnn depth {latco['cnn_depth']}, deter {latco['deter_size']}"
     return [
-        ("world-model update", batch, update_seconds, update_flops),
+        ("world-model update", batch, update.median_seconds, update.flops),
         ("CEM iteration", f"{samples} samples x H {planet['planning_horizon']}", cem_seconds, cem_flops),
         ("Gauss-Newton iteration", f"H {horizon}, feature {model.feature_size}, float64 solve", gn_seconds, gn_flops),
     ]

@@ -20,7 +20,7 @@ import argparse
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -78,9 +78,19 @@ def timed(function: Callable[[], Any], repeats: int) -> tuple[float, float]:
     return first, float(np.median(times))
 
 
-def update_cost(config: dict[str, Any], repeats: int) -> tuple[float, float, float, dict[str, float]]:
-    """(seconds of the first ``train_batch``, median seconds of later ones, FLOPs of one update
-    as TensorFlow counts its graph, forward FLOPs of the kernels by part)."""
+class UpdateCost(NamedTuple):
+    """One world-model update's cost, and the model it was measured on (the limit bench plans
+    on it rather than building a second one)."""
+
+    first_seconds: float  # the first ``train_batch``: tracing and first allocation
+    median_seconds: float  # later ones
+    flops: float  # one update, as TensorFlow counts its graph
+    forward_flops_by_part: dict[str, float]  # the kernels' forward FLOPs
+    model: Any  # agents.world_model.WorldModel
+
+
+def update_cost(config: dict[str, Any], repeats: int) -> UpdateCost:
+    """Time and count one update at ``config``'s sizes, on random images (cost does not depend on them)."""
     import tensorflow as tf
 
     from agents.world_model import WorldModel, WorldModelSettings
@@ -90,11 +100,11 @@ def update_cost(config: dict[str, Any], repeats: int) -> tuple[float, float, flo
     batch = random_batch(config, np.random.default_rng(0))
     first, median = timed(lambda: model.train_batch(batch), repeats)
     total = graph_flops(model.train_step_graph, {k: tf.convert_to_tensor(v) for k, v in batch.items()})
-    return first, median, total, forward_flops(model, config["batch_size"], config["batch_length"])
+    return UpdateCost(first, median, total, forward_flops(model, config["batch_size"], config["batch_length"]), model)
 
 
 def measure(name: str, config: dict[str, Any], repeats: int) -> None:
-    first, median, total, flops = update_cost(config, repeats)
+    first, median, total, flops, _ = update_cost(config, repeats)
     parts = ", ".join(f"{part} {value / 1e9:.3g}" for part, value in flops.items())
     print(f"{name:5s} batch {config['batch_size']} x {config['batch_length']}, deter {config['deter_size']}, "
           f"stoch {config['stoch_size']}, cnn {config['cnn_depth']}: first call {first:7.3f} s, "
