@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -20,6 +22,10 @@ from benchmark.registry import RunSpec
 
 # The job reads the database URL from here: credentials stay out of files under results/.
 URL_VARIABLE = "LATCO_JOB_MONGO_URL"
+
+# Set in the job's process when submitit asks for a checkpoint (SIGUSR2) and requeues the job.
+# A module-level event, not an attribute: the attribute would be pickled into the requeued call.
+_REQUEUE_REQUESTED = threading.Event()
 
 
 class RunFailed(Exception):
@@ -68,6 +74,11 @@ class SlurmRun(Checkpointable):
         self.threads = threads
         self.record_key = record_key
 
+    def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        """submitit calls this on SIGUSR2, just before it requeues the job."""
+        _REQUEUE_REQUESTED.set()
+        return super().checkpoint(*args, **kwargs)
+
     def __call__(self, spec: RunSpec, results_dir: str) -> RunOutcome:
         import submitit
 
@@ -82,6 +93,10 @@ class SlurmRun(Checkpointable):
         signal.signal(signal.SIGTERM, _interrupt)
         target = MongoTarget(url, self.db_name)
         outcome = run_in_worker(self.job, spec, target, results_dir, self.threads)
+        if outcome.status == "INTERRUPTED" and _REQUEUE_REQUESTED.is_set():
+            # The requeue's own SIGTERM overtook submitit's exit: leave no result (an error
+            # result would end the launcher's wait) and let the requeued attempt resume the run.
+            sys.exit(-1)
         if outcome.status == "INTERRUPTED":
             outcome = replace(outcome, error="interrupted by SIGTERM from Slurm (scancel, requeue or preemption)")
         if outcome.status != "COMPLETED":
