@@ -25,10 +25,14 @@ class Claim:
     against: tuple[str, ...]
     tasks: tuple[str, ...]
     score: str = "success"
+    # The seeds the suite asks per cell: a verdict waits for all of them (docs/reports.md#claims-and-verdicts),
+    # since a verdict read off the first seeds can flip on the next. 0: no count asked, any seeds decide.
+    seeds: int = 0
 
 
-def parse_claims(value: Any, source: str, cells: list[tuple[str, str]]) -> list[Claim]:
-    """A suite's ``claims:`` block, checked against the suite's own grid (``cells``)."""
+def parse_claims(value: Any, source: str, cells: list[tuple[str, str]], seeds: int = 0) -> list[Claim]:
+    """A suite's ``claims:`` block, checked against the suite's own grid (``cells``); ``seeds``: how
+    many seeds per cell the suite runs, which each claim's verdict waits for."""
     if not isinstance(value, list):
         raise ConfigError(f"{source}: claims must be a list of mappings (name, text, method, against, tasks)")
     claims = []
@@ -38,7 +42,7 @@ def parse_claims(value: Any, source: str, cells: list[tuple[str, str]]) -> list[
                 or not {"name", "text", "method", "against", "tasks"} <= set(item):
             raise ConfigError(f"{where} must hold name, text, method, against, tasks and optionally score")
         claim = Claim(str(item["name"]), str(item["text"]), str(item["method"]), tuple(item["against"]),
-                      tuple(item["tasks"]), str(item.get("score", "success")))
+                      tuple(item["tasks"]), str(item.get("score", "success")), seeds)
         if claim.score not in SCORES:
             raise ConfigError(f"{where}: score '{claim.score}' is not one of {', '.join(SCORES)}")
         for task in claim.tasks:

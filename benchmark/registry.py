@@ -209,7 +209,13 @@ class Registry:
     def claims(self, suite: str) -> list[Claim]:
         """The claims the suite declares (benchmark/claims.py), checked against its grid."""
         data = self._entry("suites", suite)
-        return parse_claims(data["claims"], data["_path"], self.suite_cells(suite)) if "claims" in data else []
+        if "claims" not in data:
+            return []
+        return parse_claims(data["claims"], data["_path"], self.suite_cells(suite), len(self.suite_seeds(suite)))
+
+    def suite_seeds(self, suite: str) -> list[int]:
+        """The seeds the suite runs per cell (``seeds:``; one seed, 0, when it names none)."""
+        return list(self._entry("suites", suite).get("seeds") or [0])
 
     def resolve_config(
         self,
@@ -276,7 +282,7 @@ class Registry:
         for method in methods or []:
             if method not in {m for _, m in cells}:
                 cells += [(task, method) for task in chosen_tasks]
-        seed_list = list(seeds) if seeds is not None else list(data.get("seeds") or [0])
+        seed_list = list(seeds) if seeds is not None else self.suite_seeds(suite)
         specs = []
         for task, method in cells:
             for seed in seed_list:

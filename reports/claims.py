@@ -11,7 +11,8 @@ The difference of the two methods' mean scores gets a 95% stratified-bootstrap i
 resampled within each method, rliable's independent bootstrap), and rliable's probability of
 improvement (Mann-Whitney: the chance that a random seed of the method scores above a random
 seed of the baseline). The verdict follows from the interval alone, by the rule stated once in
-docs/reports.md#claims-and-verdicts.
+docs/reports.md#claims-and-verdicts, once both sides have the seeds the suite asks for; until then
+the cell is pending, its difference and interval so far shown.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pandas as pd
 from benchmark.claims import Claim
 from reports import aggregate
 
-SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported", "contradicted", "inconclusive"
+SUPPORTED, CONTRADICTED, INCONCLUSIVE, PENDING = "supported", "contradicted", "inconclusive", "pending"
 
 
 def verdict(low: float, high: float) -> str:
@@ -96,8 +97,9 @@ def run_scores(claim: Claim, finals: pd.DataFrame, runs: pd.DataFrame, metrics: 
 def claim_rows(claims: list[Claim], finals: pd.DataFrame, runs: pd.DataFrame, metrics: pd.DataFrame,
                reps: int = 2000, seed: int = 0) -> pd.DataFrame:
     """One row per claim, task and baseline: both methods' mean scores and seeds, the difference,
-    its interval, P(improvement) and the verdict. Runs whose score is undefined (a lottery run
-    that reached no goal) are left out and counted."""
+    its interval, P(improvement) and the verdict (pending while a side has fewer completed runs than
+    the claim's ``seeds``). Runs whose score is undefined (a lottery run that reached no goal) are
+    left out of the scores and counted."""
     rows = []
     for claim in claims:
         scores = run_scores(claim, finals, runs, metrics)
@@ -117,6 +119,9 @@ def claim_rows(claims: list[Claim], finals: pd.DataFrame, runs: pd.DataFrame, me
                 if claim.score == "safe_choice":
                     row["method_reached"] = float(ours["reached"].mean()) if len(ours) else math.nan
                     row["baseline_reached"] = float(theirs["reached"].mean()) if len(theirs) else math.nan
-                row["verdict"] = verdict(result["low"], result["high"])
+                # Lottery runs with no safe share count as seeds here: they are final, just undefined.
+                complete = len(ours) >= claim.seeds and len(theirs) >= claim.seeds
+                row["seeds_asked"] = claim.seeds
+                row["verdict"] = verdict(result["low"], result["high"]) if complete else PENDING
                 rows.append(row)
     return pd.DataFrame(rows)

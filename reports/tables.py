@@ -251,7 +251,7 @@ def claims_table(rows: pd.DataFrame, catalogue: Catalogue | None = None, unfinis
             Cell(score(row, "baseline")), Cell(interval),
             Cell(MISSING if math.isnan(row["p_improvement"]) else f"{row['p_improvement']:.2f}"),
             Cell(f"{row['method_seeds']} / {row['baseline_seeds']}"),
-            Cell(row["verdict"], bold=row["verdict"] != "inconclusive"),
+            Cell(row["verdict"], bold=row["verdict"] in ("supported", "contradicted")),
         ])
     notes = ["Scores: success is the mean success of a run's last 10 training episodes (the paper's score); "
              "for the lottery, the share of safe goals among the goal-reaching episodes of a run's last 20, "
@@ -259,6 +259,10 @@ def claims_table(rows: pd.DataFrame, catalogue: Catalogue | None = None, unfinis
              "95% stratified-bootstrap interval over seeds; P(improvement): the probability that a random seed "
              "of the method scores above a random seed of the baseline (rliable). Verdict: supported when the "
              "whole interval is above 0, contradicted when below, else inconclusive (docs/reports.md)."]
+    pending = rows[rows["verdict"] == "pending"] if len(rows) else rows
+    if len(pending):
+        notes.append(f"Pending: a side has fewer completed seeds than the suite's {int(pending['seeds_asked'].max())}; "
+                     "the difference and interval so far are shown, the verdict waits for every seed.")
     claims = list(dict.fromkeys(rows["claim"])) if len(rows) else []
     texts = dict(zip(rows["claim"], rows["text"], strict=False)) if len(rows) else {}
     notes += [f"{claim}: {texts[claim]}" for claim in claims]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -62,6 +63,21 @@ def test_the_interval_is_reproducible_and_one_seed_gives_no_interval():
     assert math.isnan(row["low"]) and row["verdict"] == "inconclusive"
 
 
+def test_a_cell_waits_for_the_suites_seeds_before_its_verdict():
+    """Clear differences on 2 of 5 seeds: the interval is shown, the verdict pending; at 5 of 5 the rule decides."""
+    five = dataclasses.replace(REACH, seeds=5)
+    early = {"latco": [0.8, 0.9], "planet": [0.1, 0.2, 0.0, 0.15, 0.05]}
+    finals = _finals(early)
+    no_points = pd.DataFrame(columns=["run_id", "metric", "step", "value"])
+    [row] = claims.claim_rows([five], finals, finals, no_points, reps=200).to_dict("records")
+    assert row["verdict"] == "pending" and row["low"] > 0 and row["seeds_asked"] == 5
+    table = tables.claims_table(pd.DataFrame([row]))
+    assert table.column("Verdict") == ["pending"] and any("suite's 5" in note for note in table.notes)
+    finals = _finals({**early, "latco": [0.8, 0.9, 0.7, 0.85, 0.75]})
+    [row] = claims.claim_rows([five], finals, finals, no_points, reps=200).to_dict("records")
+    assert row["verdict"] == "supported"
+
+
 def test_the_lottery_claim_scores_safe_choices_among_the_episodes_that_reached_a_goal():
     runs, points = [], []
     # PLatCo: 10 safe, 0 risky, 10 none of the last 20 -> safe share 1.0, reached 0.5.
@@ -111,6 +127,7 @@ def test_the_claims_suite_declares_the_papers_four_claims_at_mini_with_five_seed
     assert {"planet", "shooting_gd"} <= set(declared[0].against) and len(declared[0].tasks) >= 2
     assert declared[1].against == ("latco_no_relax",) and declared[2].against == ("latco_no_constraint",)
     assert declared[3].score == "safe_choice" and declared[3].tasks == ("pm_lottery",)
+    assert {c.seeds for c in declared} == {5}
     specs = registry.expand("claims")
     assert {s.profile for s in specs} == {"mini"} and {s.seed for s in specs} == {0, 1, 2, 3, 4}
     assert {s.method for s in specs if s.task in declared[0].tasks} >= {"latco", "planet", "shooting_gd", "random"}
