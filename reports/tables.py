@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from agents.timing import METRIC_PREFIX as TIME_PREFIX
+from reports.claims import CONTRADICTED, PENDING, SUPPORTED
 from reports.presentation import AGGREGATE_SCALE, Catalogue, method_title, order_methods, task_title
 from reports.references import Reference
 
@@ -251,7 +252,7 @@ def claims_table(rows: pd.DataFrame, catalogue: Catalogue | None = None, unfinis
             Cell(score(row, "baseline")), Cell(interval),
             Cell(MISSING if math.isnan(row["p_improvement"]) else f"{row['p_improvement']:.2f}"),
             Cell(f"{row['method_seeds']} / {row['baseline_seeds']}"),
-            Cell(row["verdict"], bold=row["verdict"] in ("supported", "contradicted")),
+            Cell(row["verdict"], bold=row["verdict"] in (SUPPORTED, CONTRADICTED)),
         ])
     notes = ["Scores: success is the mean success of a run's last 10 training episodes (the paper's score); "
              "for the lottery, the share of safe goals among the goal-reaching episodes of a run's last 20, "
@@ -259,7 +260,7 @@ def claims_table(rows: pd.DataFrame, catalogue: Catalogue | None = None, unfinis
              "95% stratified-bootstrap interval over seeds; P(improvement): the probability that a random seed "
              "of the method scores above a random seed of the baseline (rliable). Verdict: supported when the "
              "whole interval is above 0, contradicted when below, else inconclusive (docs/reports.md)."]
-    pending = rows[rows["verdict"] == "pending"] if len(rows) else rows
+    pending = rows[rows["verdict"] == PENDING] if len(rows) else rows
     if len(pending):
         notes.append(f"Pending: a side has fewer completed seeds than the suite's {int(pending['seeds_asked'].max())}; "
                      "the difference and interval so far are shown, the verdict waits for every seed.")
