@@ -12,7 +12,9 @@ as a heat map beside the return the environment paid. The dots are the actions o
 last training episodes: the positions the agent aimed at. Dots where the model promises
 reward but the environment pays none: the planner exploits model error. Dots away from a
 promise the environment keeps: the planner fails to find what the model knows. A flat or
-misplaced map: the reward head has not learned yet.
+misplaced map: the reward head has not learned yet. A table printed beside the figure gives,
+per seed and goal, the mean promised return of aiming inside the goal's disc and what the
+arena paid there: on the lottery, whether each model prefers the safe goal.
 The model is the run's last checkpoint (for a completed run, its final one). Trailing
 ``key=value`` arguments select the run's config as ``run`` does.
 """
@@ -28,6 +30,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from bench.run_selection import add_run_selection, selected_runs  # noqa: E402
@@ -109,13 +113,36 @@ def episode_aims(run_dir: Path, last: int = LAST_EPISODES) -> tuple[np.ndarray, 
     return (np.concatenate(aims) if aims else np.zeros((0, 2))), np.asarray(returns)
 
 
-def pointmass_goals(env_name: str) -> tuple:
-    """The task's goal discs, without building the environment (its renderer must not share this
-    process with TensorFlow)."""
+def pointmass_goals(env_name: str) -> dict:
+    """The task's goal discs by what they mean, without building the environment (its renderer
+    must not share this process with TensorFlow)."""
     from envs.pointmass_lottery import RISKY, SAFE
     from envs.pointmass_reach import GOAL
 
-    return {"reach": (GOAL,), "lottery": (RISKY, SAFE)}[env_name]
+    return {"reach": {"goal": GOAL}, "lottery": {"risky": RISKY, "safe": SAFE}}[env_name]
+
+
+def mean_inside_goals(targets: np.ndarray, values: np.ndarray, goals: dict) -> dict[str, float]:
+    """Per goal, the mean of ``values`` over the grid points inside its disc (NaN if the grid has
+    none there): the number behind "does the model know which goal pays?", which a colour
+    scale shared by all seeds can hide."""
+    means = {}
+    for label, goal in goals.items():
+        inside = np.linalg.norm(targets - np.asarray(goal.position), axis=1) < goal.radius
+        means[label] = float(values[inside].mean()) if inside.any() else float("nan")
+    return means
+
+
+def print_goal_table(title: str, paid: dict[str, float], promised: list[tuple[str, dict[str, float]]]) -> None:
+    table = Table(title=title)
+    table.add_column("seed")
+    for label in paid:
+        table.add_column(f"{label}: promised")
+    for label in paid:
+        table.add_column(f"{label}: paid")
+    for seed, means in promised:
+        table.add_row(seed, *(f"{means[label]:+.2f}" for label in paid), *(f"{paid[label]:+.2f}" for label in paid))
+    Console(width=160).print(table)
 
 
 def draw(targets: np.ndarray, paid: np.ndarray, panels: list[tuple[str, np.ndarray, np.ndarray]], goals,
@@ -131,7 +158,7 @@ def draw(targets: np.ndarray, paid: np.ndarray, panels: list[tuple[str, np.ndarr
     for axis, (label, values, aims, limit) in zip(axes[0], shown, strict=True):
         images.append(axis.imshow(values.reshape(n, n), origin="lower", extent=(-1, 1, -1, 1), cmap="RdBu_r",
                                   vmin=-limit, vmax=limit))
-        for goal in goals:
+        for goal in goals.values():
             axis.add_patch(plt.Circle(goal.position, goal.radius, fill=False, color="black", lw=1.2))
         if aims is not None and len(aims):
             axis.scatter(aims[:, 0], aims[:, 1], marker=".", s=10, color="black", alpha=0.35, linewidths=0)
@@ -162,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     targets = grid_points(args.grid)
     plays = play_constant_plans(config, targets, horizon)
     paid = plays["reward"][:, 1:].sum(1)
-    panels = []
+    goals = pointmass_goals(config["env_name"])
+    panels, promised = [], []
     for spec in specs:
         try:
             agent, run_dir, state = load_trained_agent(spec, args.results, action_size=2)
@@ -173,8 +201,12 @@ def main(argv: list[str] | None = None) -> int:
         label = f"seed {spec.seed}: model at step {state.step}"
         if len(returns):
             label += f"\ndots: its last {len(returns)} episodes' actions\n(mean return {returns.mean():.1f})"
-        panels.append((label, predicted_returns(agent, plays), aims))
-    goals = pointmass_goals(config["env_name"])
+        predicted = predicted_returns(agent, plays)
+        panels.append((label, predicted, aims))
+        promised.append((str(spec.seed), mean_inside_goals(targets, predicted, goals)))
+    print_goal_table(f"{args.task} / {args.method}: return of aiming inside each goal for {horizon} steps, "
+                     "mean over the grid points in its disc (nan: none)", mean_inside_goals(targets, paid, goals),
+                     promised)
     out = args.out or args.results / "report" / f"reward_map_{args.task}_{args.method}.png"
     draw(targets, paid, panels, goals, horizon,
          f"{args.task} / {args.method} ({specs[0].profile}): return promised by the model vs paid", out)

@@ -68,6 +68,7 @@ def test_a_latco_run_records_the_learning_diagnostics(database, results_dir):
     reward_map = run_module("bench.reward_map", *selection, "--grid", "3", "--out", str(figure), "steps=240", "prefill=90")
     assert reward_map.returncode == 0, reward_map.stderr[-3000:]
     assert figure.stat().st_size > 10_000
+    assert [line for line in reward_map.stdout.splitlines() if "│ 0" in line], reward_map.stdout  # seed 0's goals
     missing = run_module("bench.replan", *selection, "--episodes", "1", "steps=250")  # another config: no checkpoint
     assert missing.returncode == 2 and "no checkpoint of learn_demo/pm_reach/latco/seed0/smoke" in missing.stderr
 
@@ -98,3 +99,18 @@ def test_the_learning_summary_scores_completed_runs_per_seed_against_the_targets
     assert table.column("verdict") == ["MISSED", "", "MISSED", ""]  # 140 < 3 x 50; 77% < 80%
     assert table.column("wall per run (min)")[2] == "11.0"
     assert "| pm_reach | latco | 0, 1, 2 | 100% / 40% / 90% | 77% |" in to_markdown(table, heading=False)
+
+
+def test_the_reward_map_reads_each_goal_from_the_grid_points_inside_its_disc():
+    """The per-goal numbers are means over the points within the radius, NaN where the grid has none."""
+    import numpy as np
+
+    from bench.reward_map import grid_points, mean_inside_goals, pointmass_goals
+
+    goals = pointmass_goals("lottery")
+    targets = grid_points(21)  # spacing 0.1: the discs of radius 0.25 hold 21 points each
+    values = np.where(targets[:, 0] < 0, -3.0, 2.0) + targets[:, 1]  # left half -3, right +2, plus y
+    means = mean_inside_goals(targets, values, goals)
+    assert means["risky"] == pytest.approx(-3.0 + 0.7, abs=1e-5)  # y averages to the centre's 0.7
+    assert means["safe"] == pytest.approx(2.0 + 0.7, abs=1e-5)
+    assert np.isnan(mean_inside_goals(grid_points(3), np.zeros(9), goals)["safe"])  # no point of a 3x3 grid inside
