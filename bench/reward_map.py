@@ -128,7 +128,7 @@ def mean_inside_goals(targets: np.ndarray, values: np.ndarray, goals: dict) -> d
     scale shared by all seeds can hide."""
     means = {}
     for label, goal in goals.items():
-        inside = np.linalg.norm(targets - np.asarray(goal.position), axis=1) < goal.radius
+        inside = goal.contains(targets)
         means[label] = float(values[inside].mean()) if inside.any() else float("nan")
     return means
 

@@ -33,6 +33,11 @@ class Goal:
     position: tuple[float, float]
     radius: float
 
+    def contains(self, points: np.ndarray) -> np.ndarray:
+        """Whether each point ([..., 2]) is in the disc: the env's hit test and the reward map's
+        per-goal means share it."""
+        return np.linalg.norm(np.asarray(points) - np.asarray(self.position), axis=-1) < self.radius
+
 
 def arena_xml(goals: tuple[Goal, ...]) -> str:
     """The original's model, with one grey sphere site per goal.
@@ -112,7 +117,7 @@ class PointmassArena(gym.Env):
         return np.array(self.data.qpos[:2])
 
     def inside(self, goal: Goal) -> bool:
-        return bool(np.linalg.norm(self.position - np.asarray(goal.position)) < goal.radius)
+        return bool(goal.contains(self.position))
 
     def paint(self, goal: Goal, rgba: tuple[float, float, float, float]) -> None:
         self.model.site(goal.name).rgba = rgba
