@@ -176,6 +176,7 @@ def execute_run(spec: RunSpec, target: MongoTarget, results_dir: Path) -> RunOut
     experiment.captured_out_filter = apply_backspaces_and_linefeeds
     experiment.add_config(sacred_config(spec))
     run_dir = run_directory(results_dir, spec)
+    target.ensure_indexes()
     previous, status = _previous_record(spec, target)
     # Only an unfinished record of this database continues from the run folder's checkpoint:
     # a completed one re-run with --force, or a run folder written for another database,

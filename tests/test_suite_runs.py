@@ -44,6 +44,9 @@ def test_smoke_suite_completes_records_metrics_artifacts_and_resumes(server, dat
     assert set(success["values"]) <= {0.0, 1.0}
     choices = database.database().metrics.find_one({"run_id": pm["_id"], "name": "train/choose_none"})
     assert len(choices["values"]) == 6
+    # Heartbeats find each series through an index, not a scan of every run's series.
+    indexes = database.database().metrics.index_information()
+    assert any(index["key"] == [("run_id", 1), ("name", 1)] for index in indexes.values()), indexes
 
     # The artifact is the filmstrip on disk, byte for byte.
     [artifact] = pm["artifacts"]
