@@ -15,11 +15,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-from benchmark.database import EmbeddedServer, MongoTarget
+from benchmark.database import MongoTarget, temporary_database
 
 
 def fill_metrics(target: MongoTarget, runs: int, series: int, points: int) -> None:
@@ -56,16 +54,11 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=500)
     parser.add_argument("--beats", type=int, default=5)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="heartbeat_speed_") as folder:
-        server = EmbeddedServer(Path(folder) / "results")
-        try:
-            target = MongoTarget(server.start().url, "heartbeat_speed")
-            fill_metrics(target, args.runs, args.series, args.points)
-            without = heartbeat_ms(target, args.runs, args.series, args.beats)
-            target.ensure_indexes()
-            with_index = heartbeat_ms(target, args.runs, args.series, args.beats)
-        finally:
-            server.stop()
+    with temporary_database("heartbeat_speed") as (target, _):
+        fill_metrics(target, args.runs, args.series, args.points)
+        without = heartbeat_ms(target, args.runs, args.series, args.beats)
+        target.ensure_indexes()
+        with_index = heartbeat_ms(target, args.runs, args.series, args.beats)
     print(f"metrics collection: {args.runs} runs x {args.series} series x {args.points} points")
     print(f"one heartbeat ({args.series} series updates), median of {args.beats}: "
           f"{without:.0f} ms without the index, {with_index:.0f} ms with it ({without / with_index:.0f}x)")

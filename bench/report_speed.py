@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmark.database import EmbeddedServer, MongoTarget
+from benchmark.database import MongoTarget, temporary_database
 from reports.generate import ReportOptions, write_report
 
 TASKS = ["mw_reach", "mw_button", "mw_window", "mw_drawer", "mw_push", "mw_hammer", "mw_thermos",
@@ -63,18 +62,13 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=100)
     parser.add_argument("--out", type=Path, default=None, help="keep the report here (default: discarded)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="report_speed_") as folder:
-        server = EmbeddedServer(Path(folder) / "results")
-        try:
-            target = MongoTarget(server.start().url, "report_speed")
-            started = time.perf_counter()
-            insert_runs(target, args.runs, args.points)
-            inserted = time.perf_counter() - started
-            started = time.perf_counter()
-            summary = write_report(target, args.out or Path(folder) / "report", "bench", ReportOptions())
-            elapsed = time.perf_counter() - started
-        finally:
-            server.stop()
+    with temporary_database("report_speed") as (target, folder):
+        started = time.perf_counter()
+        insert_runs(target, args.runs, args.points)
+        inserted = time.perf_counter() - started
+        started = time.perf_counter()
+        summary = write_report(target, args.out or folder / "report", "bench", ReportOptions())
+        elapsed = time.perf_counter() - started
     print(f"inserted {args.runs} runs x 3 metrics x {args.points} points in {inserted:.1f} s")
     print(f"report: {summary.message}; {len(summary.files)} files in {elapsed:.1f} s (target < 30 s)")
 

@@ -15,7 +15,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -268,3 +271,15 @@ def resolve_target(mongo_url: str | None, results_dir: Path, start: bool = True)
             "the embedded database is not running; start it with `python run_suite.py db start`"
         )
     return MongoTarget(target.url, db_name)
+
+
+@contextmanager
+def temporary_database(db_name: str) -> Iterator[tuple[MongoTarget, Path]]:
+    """An embedded server in a temporary folder, stopped and deleted on exit, so that a
+    benchmark never touches results/; also yields the folder for the benchmark's scratch files."""
+    with tempfile.TemporaryDirectory(prefix=f"{db_name}_") as folder:
+        server = EmbeddedServer(Path(folder) / "results")
+        try:
+            yield MongoTarget(server.start().url, db_name), Path(folder)
+        finally:
+            server.stop()
